@@ -1,0 +1,68 @@
+"""coatcheck: server-side HTTP sessions with express-session's semantics.
+
+The browser keeps only a signed session id (the coat-check ticket); the data stays in a store.
+This package is the framework-agnostic, sans-I/O core plus the stores; the adapters
+(``coatcheck-asgi``, ``coatcheck-flask``, ``coatcheck-django``) wire it into frameworks.
+Embedding it in your own server takes a few lines::
+
+    from datetime import datetime, timezone
+    from coatcheck import RequestReceived, SessionConfig, SyncDriver
+    from coatcheck.stores import MemoryStore
+
+    config = SessionConfig.from_options(secret="s3cret", store=MemoryStore(),
+                                        resave=False, save_uninitialized=False)
+    driver = SyncDriver(config)
+    cycle = driver.begin(RequestReceived(now=datetime.now(timezone.utc),
+                                         cookie_header=environ.get("HTTP_COOKIE"), path="/"))
+    cycle.session["views"] = cycle.session.get("views", 0) + 1
+    decision = driver.end(cycle)      # store written; now send decision.set_cookie, if any
+"""
+
+from __future__ import annotations
+
+from ._config import CookieOptions, SessionConfig
+from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
+from ._cycle import CycleStateError, Phase, SessionCycle
+from ._drivers import AsyncDriver, SyncDriver, run_async, run_sync
+from ._errors import CoatcheckError, ConfigError, InvalidRecordError, StoreError
+from ._ids import default_genid
+from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
+from ._request import RequestReceived, is_secure, path_matches
+from ._session import AsyncSession, Session, SessionNotFound, SyncSession
+from ._session_cookie import SessionCookie
+from .__about__ import __version__
+
+__all__ = [
+    "AsyncDriver",
+    "AsyncSession",
+    "CoatcheckError",
+    "ConfigError",
+    "CookieOptions",
+    "CycleStateError",
+    "Decision",
+    "InvalidRecordError",
+    "Phase",
+    "RequestReceived",
+    "Session",
+    "SessionConfig",
+    "SessionCookie",
+    "SessionCycle",
+    "SessionNotFound",
+    "StoreDestroy",
+    "StoreError",
+    "StoreGet",
+    "StoreOperation",
+    "StoreSet",
+    "StoreTouch",
+    "SyncDriver",
+    "SyncSession",
+    "__version__",
+    "cookie_values",
+    "default_genid",
+    "is_secure",
+    "path_matches",
+    "run_async",
+    "run_sync",
+    "serialize_cookie",
+    "vary_with_cookie",
+]

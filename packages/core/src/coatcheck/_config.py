@@ -1,0 +1,259 @@
+"""Options, validated once into frozen objects (express-session's option table, Python names).
+
+Everything a user can get wrong is checked here, when the middleware is built, and reported as a
+``ConfigError`` naming the option. Request handling then trusts these objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+from ._cookies import COOKIE_NAME_RE, DOMAIN_RE, PATH_RE
+from ._errors import ConfigError
+from ._ids import default_genid
+from ._signing import ExpressSigner
+
+if TYPE_CHECKING:
+    from .stores._protocol import AsyncStore
+
+SameSite = Union[bool, Literal["lax", "strict", "none", "auto"], str, None]
+CookieSource = Union["CookieOptions", Mapping[str, Any], Callable[[Any], Any], None]
+
+_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
+_UNSET: Any = object()
+
+
+def seconds(value: float | timedelta | None, option: str) -> float | None:
+    """A duration option in seconds (``timedelta`` accepted), or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(option, f"must be a number of seconds or a timedelta, not {value!r}")
+    return float(value)
+
+
+def same_site_attribute(value: Any) -> str | None:
+    """The ``SameSite=`` spelling for an option value (``True`` means Strict, as in express)."""
+    if value is True:
+        return "Strict"
+    if value is None or value is False:
+        return None
+    if isinstance(value, str) and value.lower() in _SAME_SITE:
+        return _SAME_SITE[value.lower()]
+    raise ValueError("option sameSite is invalid")
+
+
+def priority_attribute(value: Any) -> str | None:
+    """The ``Priority=`` spelling for an option value."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, str) and value.lower() in _PRIORITY:
+        return _PRIORITY[value.lower()]
+    raise ValueError("option priority is invalid")
+
+
+@dataclass(frozen=True)
+class CookieOptions:
+    """The session cookie's settings; they apply to *new* sessions (express #1077).
+
+    ``None`` means "not set" (the attribute is neither sent nor stored), exactly as an absent key
+    in express's cookie object. ``max_age`` is in seconds; ``secure`` and ``same_site`` accept
+    ``"auto"`` (resolved from the request's security when a session is created).
+    """
+
+    path: str = "/"
+    http_only: bool = True
+    secure: bool | Literal["auto"] | None = None
+    max_age: float | timedelta | None = None
+    expires: datetime | None = None
+    domain: str | None = None
+    same_site: SameSite = None
+    partitioned: bool | None = None
+    priority: Literal["low", "medium", "high"] | str | None = None
+
+    def __post_init__(self) -> None:
+        validate_cookie_options(self)
+
+    @property
+    def max_age_seconds(self) -> float | None:
+        return seconds(self.max_age, "cookie.max_age")
+
+    @classmethod
+    def coerce(cls, value: Any) -> CookieOptions:
+        """A ``CookieOptions`` from an instance, a mapping with the same keys, or ``None``."""
+        if value is None:
+            return cls()
+        if isinstance(value, CookieOptions):
+            return value
+        if isinstance(value, Mapping):
+            known = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ConfigError("cookie", f"unknown cookie option(s): {', '.join(unknown)}")
+            return cls(**value)
+        raise ConfigError("cookie", f"must be CookieOptions, a dict or a callable, not {value!r}")
+
+
+def validate_cookie_options(options: CookieOptions) -> None:
+    """Refuse at start-up what cookie 0.7.2 would refuse on every request."""
+    if not isinstance(options.path, str) or not PATH_RE.match(options.path):
+        raise ConfigError("cookie.path", "option path is invalid")
+    if options.domain is not None and (
+        not isinstance(options.domain, str) or not DOMAIN_RE.match(options.domain)
+    ):
+        raise ConfigError("cookie.domain", "option domain is invalid")
+    if options.secure not in (None, True, False, "auto"):
+        raise ConfigError("cookie.secure", 'must be True, False or "auto"')
+    if options.same_site != "auto":
+        try:
+            same_site_attribute(options.same_site)
+        except ValueError:
+            raise ConfigError("cookie.same_site", "option sameSite is invalid") from None
+    try:
+        priority_attribute(options.priority)
+    except ValueError:
+        raise ConfigError("cookie.priority", "option priority is invalid") from None
+    max_age = seconds(options.max_age, "cookie.max_age")
+    if options.expires is not None:
+        if not isinstance(options.expires, datetime) or options.expires.tzinfo is None:
+            raise ConfigError("cookie.expires", "must be a timezone-aware datetime")
+        if max_age is not None:
+            raise ConfigError("cookie", "set max_age or expires, not both (prefer max_age)")
+
+
+def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
+    """express's ``secret``: one secret or a list; the first signs, all verify."""
+    if secret is None or secret == "" or secret == b"":
+        raise ConfigError("secret", "secret option required for sessions")
+    secrets = (secret,) if isinstance(secret, (str, bytes)) else tuple(secret)
+    if not secrets:
+        raise ConfigError("secret", "secret option array must contain one or more strings")
+    for item in secrets:
+        if not isinstance(item, (str, bytes)) or not item:
+            raise ConfigError("secret", f"every secret must be a non-empty str or bytes: {item!r}")
+    return secrets
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """All options of one session middleware, validated. Build it with ``from_options``."""
+
+    secrets: tuple[str | bytes, ...]
+    name: str = "connect.sid"
+    cookie: CookieOptions | Callable[[Any], Any] = field(default_factory=CookieOptions)
+    genid: Callable[[Any], str] = default_genid
+    proxy: bool | None = None
+    resave: bool = True
+    rolling: bool = False
+    save_uninitialized: bool = True
+    store: Any = None
+    unset: Literal["keep", "destroy"] = "keep"
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        secret: Any = None,
+        name: str = "connect.sid",
+        cookie: CookieSource = None,
+        genid: Callable[[Any], str] | None = None,
+        proxy: bool | None = None,
+        resave: bool = _UNSET,
+        rolling: bool = False,
+        save_uninitialized: bool = _UNSET,
+        store: Any = None,
+        unset: str | None = "keep",
+    ) -> SessionConfig:
+        """Validate express-session's options (Python names) once, at start-up."""
+        if resave is _UNSET:
+            warnings.warn(
+                "undefined resave option; provide resave option", FutureWarning, stacklevel=3
+            )
+            resave = True
+        if save_uninitialized is _UNSET:
+            warnings.warn(
+                "undefined save_uninitialized option; provide save_uninitialized option",
+                FutureWarning,
+                stacklevel=3,
+            )
+            save_uninitialized = True
+        if not isinstance(name, str) or not COOKIE_NAME_RE.match(name):
+            raise ConfigError("name", f"not a valid cookie name: {name!r}")
+        if genid is None:
+            genid = default_genid
+        elif not callable(genid):
+            raise ConfigError("genid", "genid option must be a function")
+        if unset is None:
+            unset = "keep"
+        if unset not in ("keep", "destroy"):
+            raise ConfigError("unset", 'unset option must be "destroy" or "keep"')
+        if proxy not in (None, True, False):
+            raise ConfigError("proxy", "must be True, False or None")
+        for flag, value in (("resave", resave), ("rolling", rolling)):
+            if not isinstance(value, bool):
+                raise ConfigError(flag, f"must be a bool, not {value!r}")
+        if not isinstance(save_uninitialized, bool):
+            raise ConfigError("save_uninitialized", f"must be a bool, not {save_uninitialized!r}")
+        resolved_cookie = cookie if callable(cookie) else CookieOptions.coerce(cookie)
+        return cls(
+            secrets=resolve_secrets(secret),
+            name=name,
+            cookie=resolved_cookie,
+            genid=genid,
+            proxy=proxy,
+            resave=resave,
+            rolling=rolling,
+            save_uninitialized=save_uninitialized,
+            store=check_store(store),
+            unset=unset,  # type: ignore[arg-type]
+        )
+
+    @cached_property
+    def signer(self) -> ExpressSigner:
+        return ExpressSigner(self.secrets)
+
+    @cached_property
+    def store_implements_touch(self) -> bool:
+        """Decided once, like express's ``storeImplementsTouch``."""
+        return callable(getattr(self.store, "touch", None))
+
+    @cached_property
+    def async_store(self) -> AsyncStore:
+        """The store as seen from async code (sync stores run in a thread unless never_blocks)."""
+        from .stores._async import to_async
+
+        return to_async(self.store)
+
+    def cookie_options_for(self, request: Any) -> CookieOptions:
+        """The cookie options for this request (calls the per-request form, validating it)."""
+        if callable(self.cookie):
+            return CookieOptions.coerce(self.cookie(request))
+        return self.cookie
+
+
+def check_store(store: Any) -> Any:
+    """The store to use: a default MemoryStore, or one with express's required methods."""
+    from .stores.memory import MemoryStore, looks_like_production
+
+    if store is None:
+        store = MemoryStore()
+    missing = [m for m in ("get", "set", "destroy") if not callable(getattr(store, m, None))]
+    if missing:
+        raise ConfigError("store", f"store must implement get, set and destroy; lacks {missing}")
+    if isinstance(store, MemoryStore) and looks_like_production():
+        warnings.warn(
+            "coatcheck MemoryStore is not designed for a production environment, as it will "
+            "leak memory, and will not scale past a single process.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return store

@@ -1,0 +1,47 @@
+"""The error tree: our users' mistakes and store failures, never client input.
+
+A tampered or malformed cookie is a normal input (it yields a fresh session); only a wrong
+configuration (``ConfigError``) and a failing store (``StoreError``) are exceptions.
+"""
+
+from __future__ import annotations
+
+
+class CoatcheckError(Exception):
+    """Base of every error coatcheck raises on purpose."""
+
+
+class ConfigError(CoatcheckError, ValueError):
+    """An option is missing or invalid; raised when the middleware/extension is built.
+
+    ``option`` names the offending option (``"secret"``, ``"cookie.same_site"`` ...).
+    """
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+class StoreError(CoatcheckError):
+    """A store operation failed. Carries the operation and the underlying cause.
+
+    ``sid`` is only ever shown as a short prefix so that full session ids never reach logs.
+    """
+
+    def __init__(self, operation: str, sid: str | None, cause: BaseException | str) -> None:
+        self.operation = operation
+        self.sid_prefix = sid_prefix(sid) if sid is not None else None
+        self.cause = cause if isinstance(cause, BaseException) else None
+        detail = f"{type(cause).__name__}: {cause}" if isinstance(cause, BaseException) else cause
+        where = f" (session {self.sid_prefix})" if self.sid_prefix else ""
+        super().__init__(f"store {operation} failed{where}: {detail}")
+
+
+class InvalidRecordError(CoatcheckError, TypeError):
+    """A session record is not a JSON object with a ``cookie`` mapping, or holds a value
+    that JSON cannot carry. Raised before anything is written."""
+
+
+def sid_prefix(sid: str) -> str:
+    """The loggable part of a session id: enough to correlate, too short to hijack."""
+    return sid[:6] + "…" if len(sid) > 6 else sid

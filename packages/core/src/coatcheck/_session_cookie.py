@@ -1,0 +1,189 @@
+"""The per-session cookie: express's ``Cookie`` object, in seconds, with its exact JSON.
+
+``max_age`` is the time remaining (seconds, may be negative); ``original_max_age`` the configured
+lifetime, kept exactly (express drifts by a millisecond). Setting ``max_age`` or ``expires``
+re-bases both, as express's setters do. The stored JSON keeps express's milliseconds and key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ._config import CookieOptions, priority_attribute, same_site_attribute, seconds
+from ._cookies import DOMAIN_RE, PATH_RE, serialize_cookie
+from .stores._codec import parse_expires
+
+#: express's stored key order (Cookie.prototype.data).
+_JSON_KEYS = (
+    ("originalMaxAge", "_original_max_age"),
+    ("partitioned", "partitioned"),
+    ("priority", "priority"),
+    ("expires", "_expires"),
+    ("secure", "secure"),
+    ("httpOnly", "http_only"),
+    ("domain", "domain"),
+    ("path", "path"),
+    ("sameSite", "same_site"),
+)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def iso_millis(when: datetime) -> str:
+    """``Date.prototype.toJSON``: ``2026-11-27T22:57:24.381Z``."""
+    utc = when.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def millis(value: float | None) -> int | float | None:
+    """Seconds as express's integral milliseconds where exact (no ``60000.0`` in the JSON)."""
+    if value is None:
+        return None
+    ms = value * 1000
+    return round(ms) if abs(ms - round(ms)) < 1e-6 else ms
+
+
+class SessionCookie:
+    """Cookie settings of one session; changes here apply to this session only."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._expires: datetime | None = None
+        self._original_max_age: float | None = None
+        self.path: str = "/"
+        self.http_only: bool = True
+        self.secure: bool | str | None = None
+        self.domain: str | None = None
+        self.same_site: bool | str | None = None
+        self.partitioned: bool | None = None
+        self.priority: str | None = None
+
+    @classmethod
+    def from_options(
+        cls, options: CookieOptions, clock: Callable[[], datetime], secure: bool
+    ) -> SessionCookie:
+        """A new session's cookie; ``"auto"`` is resolved from the request's security."""
+        cookie = cls(clock)
+        cookie.path = options.path
+        cookie.http_only = options.http_only
+        cookie.secure = secure if options.secure == "auto" else options.secure
+        cookie.domain = options.domain
+        cookie.same_site = (
+            ("none" if secure else "lax") if options.same_site == "auto" else options.same_site
+        )
+        cookie.partitioned = options.partitioned
+        cookie.priority = options.priority
+        if options.expires is not None:
+            cookie.expires = options.expires
+        else:
+            cookie.max_age = options.max_age_seconds
+        return cookie
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], clock: Callable[[], datetime]) -> SessionCookie:
+        """Inflate a stored cookie (express's ``createSession``); raises ValueError if malformed."""
+        cookie = cls(clock)
+        expires = data.get("expires")
+        cookie._expires = None if expires is None else parse_expires(expires)
+        original = data.get("originalMaxAge")
+        if original is not None and (isinstance(original, bool) or not isinstance(original, (int, float))):
+            raise ValueError(f"cookie.originalMaxAge is not a number: {original!r}")
+        cookie._original_max_age = None if original is None else original / 1000
+        cookie.path = str(data.get("path", "/"))
+        cookie.http_only = bool(data.get("httpOnly", True))
+        for key, attribute in (
+            ("secure", "secure"),
+            ("domain", "domain"),
+            ("sameSite", "same_site"),
+            ("partitioned", "partitioned"),
+            ("priority", "priority"),
+        ):
+            if key in data:
+                setattr(cookie, attribute, data[key])
+        return cookie
+
+    # -- express's getters and setters -------------------------------------------------------
+    @property
+    def expires(self) -> datetime | None:
+        """When the cookie (and the stored session) expires; ``None`` = browser session."""
+        return self._expires
+
+    @expires.setter
+    def expires(self, value: datetime | None) -> None:
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+            raise ValueError("cookie.expires must be a timezone-aware datetime or None")
+        self._expires = value
+        self._original_max_age = self.max_age
+
+    @property
+    def max_age(self) -> float | None:
+        """Seconds remaining until ``expires`` (express's ``maxAge`` getter), or ``None``."""
+        if self._expires is None:
+            return None
+        return (self._expires - self._clock()).total_seconds()
+
+    @max_age.setter
+    def max_age(self, value: float | timedelta | None) -> None:
+        lifetime = seconds(value, "cookie.max_age")
+        self._expires = None if lifetime is None else self._clock() + timedelta(seconds=lifetime)
+        self._original_max_age = lifetime
+
+    @property
+    def original_max_age(self) -> float | None:
+        """The lifetime the cookie was given, in seconds (``None`` for a browser session)."""
+        return self._original_max_age
+
+    def reset_max_age(self) -> None:
+        """express's ``resetMaxAge``: slide ``expires`` to now + ``original_max_age``."""
+        self.max_age = self._original_max_age
+
+    # -- output ------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """express's ``cookie.toJSON()``: its keys, its order, unset attributes omitted."""
+        data: dict[str, Any] = {}
+        for key, attribute in _JSON_KEYS:
+            value = getattr(self, attribute)
+            if key == "originalMaxAge":
+                data[key] = millis(value)
+            elif key == "expires":
+                data[key] = None if value is None else iso_millis(value)
+            elif value is not None:
+                data[key] = value
+        return data
+
+    def serialize(self, name: str, value: str) -> str:
+        """The Set-Cookie header for this cookie carrying ``value`` (ValueError if invalid)."""
+        if not PATH_RE.match(self.path or ""):
+            raise ValueError("option path is invalid")
+        if self.domain and not DOMAIN_RE.match(self.domain):
+            raise ValueError("option domain is invalid")
+        return serialize_cookie(
+            name,
+            value,
+            domain=self.domain,
+            path=self.path,
+            expires=self._expires,
+            http_only=bool(self.http_only),
+            secure=bool(self.secure),
+            partitioned=bool(self.partitioned),
+            priority=priority_attribute(self.priority),
+            same_site=same_site_attribute(self.same_site),
+        )
+
+    def serialize_clearing(self, name: str) -> str:
+        """The Set-Cookie that makes the browser forget the id (express v2, issue #241)."""
+        return serialize_cookie(
+            name,
+            "",
+            domain=self.domain,
+            path=self.path,
+            expires=_UNIX_EPOCH,
+            http_only=bool(self.http_only),
+            secure=bool(self.secure),
+            partitioned=bool(self.partitioned),
+            same_site=same_site_attribute(self.same_site),
+        )
+
+    def __repr__(self) -> str:
+        return f"SessionCookie({self.to_json()!r})"

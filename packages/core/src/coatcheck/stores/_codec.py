@@ -1,0 +1,90 @@
+"""Record encoding and expiry arithmetic shared by every shipped store.
+
+JSON only (never pickle). ``encode_record`` validates the shape before anything is written, so a
+bad record fails loudly instead of corrupting the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .._errors import InvalidRecordError
+
+#: connect-redis's rule: a record without ``cookie.expires`` lives one day in stores with a TTL.
+DEFAULT_TTL = timedelta(days=1)
+
+
+def validate_record(record: Mapping[str, Any]) -> None:
+    """Raise ``InvalidRecordError`` unless ``record`` looks like a session record."""
+    if not isinstance(record, Mapping):
+        raise InvalidRecordError(f"a session record must be a mapping, not {type(record).__name__}")
+    cookie = record.get("cookie")
+    if not isinstance(cookie, Mapping):
+        raise InvalidRecordError("a session record needs a 'cookie' mapping")
+    expires = cookie.get("expires")
+    if expires is not None:
+        parse_expires(expires)
+
+
+def encode_record(record: Mapping[str, Any]) -> str:
+    """The record as compact JSON, express's ``JSON.stringify`` spelling (key order kept)."""
+    validate_record(record)
+    try:
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(f"session record is not JSON-serialisable: {exc}") from exc
+
+
+def decode_record(text: str | bytes) -> dict[str, Any] | None:
+    """Parse stored JSON; anything that is not a session record reads as ``None``."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("cookie"), dict):
+        return None
+    return value
+
+
+def parse_expires(value: Any) -> datetime:
+    """``cookie.expires`` (ISO-8601, as ``Date.toJSON`` writes it) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str):
+        raise InvalidRecordError(f"cookie.expires must be an ISO-8601 string, not {value!r}")
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRecordError(f"cookie.expires is not ISO-8601: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def expires_at(record: Mapping[str, Any]) -> datetime | None:
+    """When the record expires, or ``None`` for a browser-session cookie."""
+    cookie = record.get("cookie")
+    if not isinstance(cookie, Mapping) or cookie.get("expires") is None:
+        return None
+    return parse_expires(cookie["expires"])
+
+
+def is_expired(record: Mapping[str, Any], now: datetime) -> bool:
+    """express's MemoryStore rule: expired when ``expires <= now``."""
+    when = expires_at(record)
+    return when is not None and when <= now
+
+
+def ttl_seconds(record: Mapping[str, Any], now: datetime, default: timedelta = DEFAULT_TTL) -> float:
+    """Seconds left to live (may be <= 0); ``default`` when the record has no expiry."""
+    when = expires_at(record)
+    if when is None:
+        return default.total_seconds()
+    return (when - now).total_seconds()
+
+
+def utcnow() -> datetime:
+    """The default clock of every store: aware UTC now."""
+    return datetime.now(timezone.utc)
