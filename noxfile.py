@@ -1,0 +1,127 @@
+"""The task runner. Every command of the README and of .ci/run goes through here.
+
+Other Python versions are installed under pyenv but hidden; expose them first:
+
+    export PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0
+    nox -s tests          # the whole test suite (oldest and newest Python), real servers
+    nox -s demo           # the login demo on http://127.0.0.1:8000 (SQLite store)
+    nox -s lint typecheck bench dist
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+#: The monorepo's packages, in dependency order (core first).
+PACKAGES = (
+    "packages/core[redis,postgres]",
+    "packages/asgi-adapter",
+    "packages/flask-adapter",
+    "packages/django-adapter",
+)
+TEST_DEPS = (
+    "pytest>=8",
+    "pytest-asyncio>=0.23",
+    "hypothesis>=6.100",
+    "httpx>=0.27",
+    "uvicorn>=0.30",
+    "starlette>=0.37",
+    "fastapi>=0.110",
+)
+#: Debian packages the store tests need: real servers, never mocks.
+SERVER_PACKAGES = {"redis-server": "redis-server", "redis-cli": "redis-server"}
+PYTHONS = ("3.10", "3.13")
+
+nox.options.sessions = ("lint", "typecheck", "tests")
+nox.options.reuse_existing_virtualenvs = True
+
+
+def postgres_bindir() -> str | None:
+    """Debian keeps PostgreSQL's server binaries off PATH."""
+    if shutil.which("initdb"):
+        return os.path.dirname(shutil.which("initdb") or "")
+    root = "/usr/lib/postgresql"
+    if os.path.isdir(root):
+        for version in sorted(os.listdir(root), reverse=True):
+            candidate = os.path.join(root, version, "bin")
+            if os.path.exists(os.path.join(candidate, "initdb")):
+                return candidate
+    return None
+
+
+def ensure_servers(session: nox.Session) -> None:
+    """Install redis-server and PostgreSQL with apt-get when missing (CI and fresh machines)."""
+    missing = sorted({pkg for tool, pkg in SERVER_PACKAGES.items() if not shutil.which(tool)})
+    if postgres_bindir() is None:
+        missing.append("postgresql")
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.error(f"the store tests need {missing}; install them (apt-get install ...)")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+
+
+def install_workspace(session: nox.Session, *extra: str) -> None:
+    session.install(*[arg for pkg in PACKAGES for arg in ("-e", pkg)], *extra)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole suite: core, stores against real Redis and PostgreSQL, adapters, examples."""
+    ensure_servers(session)
+    install_workspace(session, *TEST_DEPS)
+    bindir = postgres_bindir()
+    env = {"COATCHECK_PG_BINDIR": bindir} if bindir else {}
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package."""
+    install_workspace(session, "mypy>=1.10", *TEST_DEPS)
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """The login example on http://127.0.0.1:8000, sessions in SQLite (survive a restart)."""
+    install_workspace(session, "uvicorn>=0.30", "starlette>=0.37")
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks (never pass/fail): the core cycle vs Starlette's cookie sessions; stores."""
+    ensure_servers(session)
+    install_workspace(session, "starlette>=0.37", "httpx>=0.27", "itsdangerous")
+    bindir = postgres_bindir()
+    env = {"COATCHECK_PG_BINDIR": bindir} if bindir else {}
+    for script in sorted(os.listdir("benchmarks")):
+        if script.startswith("bench_") and script.endswith(".py"):
+            session.run("python", f"benchmarks/{script}", env=env)
+
+
+@nox.session(python="3.11")
+def dist(session: nox.Session) -> None:
+    """Build the wheels, install them (not editable) and run the store contract suite."""
+    out = session.create_tmp()
+    session.install("build")
+    for pkg in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", out, pkg.split("[")[0])
+    wheels = sorted(os.path.join(out, w) for w in os.listdir(out) if w.endswith(".whl"))
+    session.install(*wheels, "pytest>=8", "pytest-asyncio>=0.23")
+    session.run("python", "-c", "import coatcheck_asgi, coatcheck_flask, coatcheck_django")
+    session.run("pytest", "-p", "coatcheck", "tests/stores/test_memory.py", "tests/dist")
