@@ -1,0 +1,142 @@
+"""µs per complete session cycle: coatcheck's core, its ASGI middleware, and Starlette's cookie
+``SessionMiddleware`` doing the same job in-process, measured side by side in one run.
+
+Cases: (a) a new visitor, (b) a returning visitor whose session is unchanged, (c) one whose
+session changed. Run with ``nox -s bench``; numbers are medians of several rounds. Not a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.middleware.sessions import SessionMiddleware as StarletteSessions
+
+from coatcheck import RequestReceived, SessionConfig, SyncDriver
+from coatcheck.stores import MemoryStore
+from coatcheck_asgi import SessionMiddleware as CoatcheckSessions
+
+SECRET = "benchmark secret"
+DATA = {"user": {"id": 42, "name": "Ada", "roles": ["admin", "dev"]}, "cart": [1, 2, 3]}
+ROUNDS, LOOPS = 7, 2000
+
+
+def median_us(fn: Callable[[], Any]) -> float:
+    samples = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for _ in range(LOOPS):
+            fn()
+        samples.append((time.perf_counter() - start) / LOOPS * 1e6)
+    return statistics.median(samples)
+
+
+def core_cases() -> dict[str, float]:
+    config = SessionConfig.from_options(
+        secret=SECRET, store=MemoryStore(), resave=False, save_uninitialized=True
+    )
+    driver = SyncDriver(config)
+
+    def cycle(cookie: str | None, change: bool) -> str | None:
+        now = datetime.now(timezone.utc)
+        c = driver.begin(RequestReceived(now=now, cookie_header=cookie, path="/"))
+        assert c is not None
+        if change or cookie is None:
+            c.session.update(DATA)
+            c.session["n"] = c.session.get("n", 0) + 1
+        else:
+            _ = c.session.get("user")
+        return driver.end(c).set_cookie
+
+    first = cycle(None, True)
+    assert first is not None
+    cookie = first.split(";", 1)[0]
+    return {
+        "new visitor": median_us(lambda: cycle(None, True)),
+        "returning, unchanged": median_us(lambda: cycle(cookie, False)),
+        "returning, changed": median_us(lambda: cycle(cookie, True)),
+    }
+
+
+def asgi_runner(middleware: Any) -> Callable[[str | None, bool], list[tuple[bytes, bytes]]]:
+    """Drive one ASGI middleware in-process: one http request, no sockets."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        session = scope["session"]
+        if scope["change"] or not session:
+            session.update(DATA)
+            session["n"] = session.get("n", 0) + 1
+        else:
+            _ = session.get("user")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    wrapped = middleware(app)
+    loop = asyncio.new_event_loop()
+
+    def run(cookie: str | None, change: bool) -> list[tuple[bytes, bytes]]:
+        headers = [(b"cookie", cookie.encode())] if cookie else []
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "root_path": "",
+            "scheme": "http",
+            "headers": headers,
+            "query_string": b"",
+            "change": change,
+        }
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        coro: Awaitable[None] = wrapped(scope, receive, send)
+        loop.run_until_complete(coro)
+        return list(sent[0].get("headers", []))
+
+    return run
+
+
+def asgi_cases(middleware: Any) -> dict[str, float]:
+    run = asgi_runner(middleware)
+    set_cookie = next(v for k, v in run(None, True) if k == b"set-cookie").decode()
+    cookie = set_cookie.split(";", 1)[0]
+    return {
+        "new visitor": median_us(lambda: run(None, True)),
+        "returning, unchanged": median_us(lambda: run(cookie, False)),
+        "returning, changed": median_us(lambda: run(cookie, True)),
+    }
+
+
+def main() -> None:
+    store = MemoryStore()
+    rows = {
+        "coatcheck core (SyncDriver + MemoryStore)": core_cases(),
+        "coatcheck-asgi middleware + MemoryStore": asgi_cases(
+            lambda app: CoatcheckSessions(
+                app, secret=SECRET, store=store, resave=False, save_uninitialized=True
+            )
+        ),
+        "starlette SessionMiddleware (signed cookie)": asgi_cases(
+            lambda app: StarletteSessions(app, secret_key=SECRET)
+        ),
+    }
+    peer = rows["starlette SessionMiddleware (signed cookie)"]
+    cases = list(peer)
+    print(f"\nµs per request cycle (median of {ROUNDS} rounds x {LOOPS}); ratio = / starlette")
+    print(f"{'':46}" + "".join(f"{c:>28}" for c in cases))
+    for label, result in rows.items():
+        cells = "".join(f"{result[c]:>16.1f} ({result[c] / peer[c]:>4.2f}x)   " for c in cases)
+        print(f"{label:46}{cells}")
+
+
+if __name__ == "__main__":
+    main()
