@@ -7,6 +7,7 @@ Everything a user can get wrong is checked here, when the middleware is built, a
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,16 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Union
 
-from ._cookies import COOKIE_NAME_RE, DOMAIN_RE, PATH_RE
+from ._cookies import (
+    COOKIE_NAME_RE,
+    DOMAIN_RE,
+    PATH_RE,
+    decode_uri_component,
+    encode_uri_component,
+)
 from ._errors import ConfigError
 from ._ids import default_genid
-from ._signing import ExpressSigner
+from ._signing import ExpressSigner, sign_session_id, unsign_cookie_value
 
 if TYPE_CHECKING:
     from .stores._protocol import AsyncStore
@@ -38,6 +45,8 @@ def seconds(value: float | timedelta | None, option: str) -> float | None:
         return value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(option, f"must be a number of seconds or a timedelta, not {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(option, f"must be a finite number of seconds, not {value!r}")
     return float(value)
 
 
@@ -111,8 +120,13 @@ def validate_cookie_options(options: CookieOptions) -> None:
         not isinstance(options.domain, str) or not DOMAIN_RE.match(options.domain)
     ):
         raise ConfigError("cookie.domain", "option domain is invalid")
-    if options.secure not in (None, True, False, "auto"):
+    # identity, not ``in``: 1 == True and 0 == False would slip through a membership test
+    if not (options.secure is None or isinstance(options.secure, bool) or options.secure == "auto"):
         raise ConfigError("cookie.secure", 'must be True, False or "auto"')
+    if not isinstance(options.http_only, bool):
+        raise ConfigError("cookie.http_only", f"must be a bool, not {options.http_only!r}")
+    if options.partitioned is not None and not isinstance(options.partitioned, bool):
+        raise ConfigError("cookie.partitioned", f"must be a bool, not {options.partitioned!r}")
     if options.same_site != "auto":
         try:
             same_site_attribute(options.same_site)
@@ -134,7 +148,12 @@ def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
     """express's ``secret``: one secret or a list; the first signs, all verify."""
     if secret is None or secret == "" or secret == b"":
         raise ConfigError("secret", "secret option required for sessions")
-    secrets = (secret,) if isinstance(secret, (str, bytes)) else tuple(secret)
+    if isinstance(secret, (str, bytes)):
+        secrets: tuple[Any, ...] = (secret,)
+    elif isinstance(secret, Sequence):
+        secrets = tuple(secret)
+    else:  # a set has no order to rotate in; a number is a mistake
+        raise ConfigError("secret", f"must be a str, bytes or a list of them, not {secret!r}")
     if not secrets:
         raise ConfigError("secret", "secret option array must contain one or more strings")
     for item in secrets:
@@ -196,7 +215,7 @@ class SessionConfig:
             unset = "keep"
         if unset not in ("keep", "destroy"):
             raise ConfigError("unset", 'unset option must be "destroy" or "keep"')
-        if proxy not in (None, True, False):
+        if not (proxy is None or isinstance(proxy, bool)):  # 0/1 would pass an ``in`` test
             raise ConfigError("proxy", "must be True, False or None")
         for flag, value in (("resave", resave), ("rolling", rolling)):
             if not isinstance(value, bool):
@@ -232,6 +251,14 @@ class SessionConfig:
         from .stores._async import to_async
 
         return to_async(self.store)
+
+    def cookie_value(self, sid: str) -> str:
+        """What the cookie carries for ``sid``: ``s:<id>.<sig>``, URL-encoded as express sends it."""
+        return encode_uri_component(sign_session_id(sid, self.signer))
+
+    def session_id_from(self, cookie_value: str) -> str | None:
+        """The id inside a cookie value (URL-encoded or not); ``None`` unless it verifies."""
+        return unsign_cookie_value(decode_uri_component(cookie_value), self.signer)
 
     def cookie_options_for(self, request: Any) -> CookieOptions:
         """The cookie options for this request (calls the per-request form, validating it)."""

@@ -54,8 +54,9 @@ class CycleStateError(RuntimeError):
 
 def data_hash(data: Mapping[str, Any]) -> str:
     """express's ``hash(sess)``: SHA-1 of the JSON of the data, cookie excluded, order kept."""
+    plain = dict(dict.items(data)) if isinstance(data, dict) else dict(data)  # no access tracking
     try:
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -192,7 +193,11 @@ class SessionCycle(Generic[S]):
         old_id, data = self.session_id, dict(dict.items(self.session))
         logger.debug("regenerating session %s", self.id_prefix)
         self.destroyed = self.unset = False
+        original = (self._original_id, self._original_hash)
         self._generate()
+        # express's store.generate leaves originalId alone, so a regenerated session always
+        # counts as modified: saved and sent at the end whatever save_uninitialized says.
+        self._original_id, self._original_hash = original
         if keep_data:
             self.session._replace_data(data)
         return [StoreDestroy(old_id)] if isinstance(old_id, str) else []
@@ -265,6 +270,10 @@ class SessionCycle(Generic[S]):
             rolling=self.config.rolling,
             save_uninitialized=self.config.save_uninitialized,
         )
+
+    def is_modified(self) -> bool:
+        """express ``isModified``, now: the id or the data changed since creation/load."""
+        return _decide.is_modified(self.facts(data_hash(self.session)))
 
     def decide(self, now: datetime | None = None) -> Decision:
         """The end of the request: Set-Cookie and the store operations to run before responding."""
