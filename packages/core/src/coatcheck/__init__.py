@@ -20,6 +20,7 @@ Embedding it in your own server takes a few lines::
 
 from __future__ import annotations
 
+from .__about__ import __version__
 from ._config import CookieOptions, SessionConfig
 from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
 from ._cycle import CycleStateError, Phase, SessionCycle
@@ -30,7 +31,6 @@ from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, Store
 from ._request import RequestReceived, is_secure, path_matches
 from ._session import AsyncSession, Session, SessionNotFound, SyncSession
 from ._session_cookie import SessionCookie
-from .__about__ import __version__
 
 __all__ = [
     "AsyncDriver",

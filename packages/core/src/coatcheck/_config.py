@@ -29,7 +29,7 @@ from ._signing import ExpressSigner, sign_session_id, unsign_cookie_value
 if TYPE_CHECKING:
     from .stores._protocol import AsyncStore
 
-SameSite = Union[bool, Literal["lax", "strict", "none", "auto"], str, None]
+SameSite = bool | Literal["lax", "strict", "none", "auto"] | str | None
 CookieSource = Union["CookieOptions", Mapping[str, Any], Callable[[Any], Any], None]
 
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
@@ -253,7 +253,7 @@ class SessionConfig:
         return to_async(self.store)
 
     def cookie_value(self, sid: str) -> str:
-        """What the cookie carries for ``sid``: ``s:<id>.<sig>``, URL-encoded as express sends it."""
+        """What the cookie carries for ``sid``: ``s:<id>.<sig>``, URL-encoded as express does."""
         return encode_uri_component(sign_session_id(sid, self.signer))
 
     def session_id_from(self, cookie_value: str) -> str | None:

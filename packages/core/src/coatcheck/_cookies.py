@@ -12,14 +12,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-# RFC 6265 §4.1.1 token / cookie-octet rules, as cookie 0.7.2 checks them.
-COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-COOKIE_VALUE_RE = re.compile(r'^("?)[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*\1$')
+# RFC 6265 §4.1.1 token / cookie-octet rules, as cookie 0.7.2 checks them. ``\Z``, not ``$``:
+# Python's ``$`` also matches before a trailing newline, which would let "\n" into a header.
+COOKIE_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+COOKIE_VALUE_RE = re.compile(r'^("?)[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*\1\Z')
 DOMAIN_RE = re.compile(
-    r"^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    r"^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z",
     re.IGNORECASE,
 )
-PATH_RE = re.compile(r"^[\x20-\x3A\x3D-\x7E]*$")
+PATH_RE = re.compile(r"^[\x20-\x3A\x3D-\x7E]*\Z")
 _PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -170,7 +170,9 @@ class SessionCycle(Generic[S]):
             data = {k: v for k, v in record.items() if k != "cookie"}
             original_hash = data_hash(data)
         except (ValueError, TypeError) as exc:
-            logger.warning("stored session %s is not valid (%s); starting fresh", sid_prefix(sid), exc)
+            logger.warning(
+                "stored session %s is invalid (%s); starting fresh", sid_prefix(sid), exc
+            )
             return False
         if is_expired(record, self.now):
             logger.debug("session %s expired", sid_prefix(sid))

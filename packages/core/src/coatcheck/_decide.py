@@ -52,9 +52,7 @@ def should_save(f: SessionFacts) -> bool:
 
 def should_touch(f: SessionFacts) -> bool:
     """express ``shouldTouch``: a loaded session that is not saved gets ``store.touch``."""
-    return (
-        isinstance(f.session_id, str) and f.cookie_id == f.session_id and not should_save(f)
-    )
+    return isinstance(f.session_id, str) and f.cookie_id == f.session_id and not should_save(f)
 
 
 def should_set_cookie(f: SessionFacts) -> bool:

@@ -4,7 +4,7 @@ end-of-request ``Decision``. Plain frozen data; the drivers carry them out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class StoreDestroy:
     sid: str
 
 
-StoreOperation = Union[StoreGet, StoreSet, StoreTouch, StoreDestroy]
+StoreOperation = StoreGet | StoreSet | StoreTouch | StoreDestroy
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def is_secure(request: RequestReceived, proxy: bool | None) -> bool:
 
 
 def path_matches(request_path: str, cookie_path: str) -> bool:
-    """RFC 6265 §5.1.4 path-match: ``/admin`` matches ``/admin`` and ``/admin/x``, not ``/adminx``."""
+    """RFC 6265 §5.1.4 path-match: ``/admin`` matches ``/admin``, ``/admin/x``, not ``/adminx``."""
     request_path = request_path or "/"
     cookie_path = cookie_path or "/"
     if request_path == cookie_path:

@@ -87,7 +87,7 @@ class SessionCookie:
         expires = data.get("expires")
         cookie._expires = None if expires is None else parse_expires(expires)
         original = data.get("originalMaxAge")
-        if original is not None and (isinstance(original, bool) or not isinstance(original, (int, float))):
+        if isinstance(original, bool) or not isinstance(original, (int, float, type(None))):
             raise ValueError(f"cookie.originalMaxAge is not a number: {original!r}")
         cookie._original_max_age = None if original is None else original / 1000
         cookie.path = str(data.get("path", "/"))

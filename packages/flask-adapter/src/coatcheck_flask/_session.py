@@ -16,7 +16,6 @@ from flask.sessions import NullSession, SessionMixin
 from coatcheck import SessionCycle, SyncSession
 
 
-
 class FlaskSession(SyncSession, SessionMixin):
     """The session ``flask.session`` points at: a dict plus express's and Flask's powers.
 

@@ -77,7 +77,9 @@ def is_expired(record: Mapping[str, Any], now: datetime) -> bool:
     return when is not None and when <= now
 
 
-def ttl_seconds(record: Mapping[str, Any], now: datetime, default: timedelta = DEFAULT_TTL) -> float:
+def ttl_seconds(
+    record: Mapping[str, Any], now: datetime, default: timedelta = DEFAULT_TTL
+) -> float:
     """Seconds left to live (may be <= 0); ``default`` when the record has no expiry."""
     when = expires_at(record)
     if when is None:
