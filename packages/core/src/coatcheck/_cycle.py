@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from . import _decide
@@ -27,11 +27,10 @@ from ._config import SessionConfig
 from ._cookies import cookie_values
 from ._errors import InvalidRecordError, sid_prefix
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
-from ._request import RequestReceived, is_secure, path_matches
+from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._signing import sign_session_id, unsign_cookie_value
-from .stores._codec import is_expired
 
 logger = logging.getLogger("coatcheck")
 
@@ -89,6 +88,8 @@ class SessionCycle(Generic[S]):
             (sid for sid in (unsign_cookie_value(v, config.signer) for v in values) if sid),
             None,
         )
+        if values and self.cookie_id is None:
+            logger.debug("cookie unsigned or signature invalid")
         self.session_id: str = ""
         self.cookie = SessionCookie(self._clock)
         self._cookie_index = 0
@@ -161,7 +162,11 @@ class SessionCycle(Generic[S]):
         self._saved_id = self._saved_hash = None
 
     def _inflate(self, sid: str, record: Mapping[str, Any]) -> bool:
-        """express ``createSession``; False (and a WARNING) if the record is not a session."""
+        """express ``createSession``; False (and a WARNING) if the record is not a session.
+
+        Expiry is the store's job, as in express: connect-redis's ``touch`` extends the key's TTL
+        but leaves the stored ``cookie.expires`` behind, so a live record may carry a past date.
+        """
         cookie_json = record.get("cookie") if isinstance(record, Mapping) else None
         try:
             if not isinstance(cookie_json, Mapping):
@@ -173,9 +178,6 @@ class SessionCycle(Generic[S]):
             logger.warning(
                 "stored session %s is invalid (%s); starting fresh", sid_prefix(sid), exc
             )
-            return False
-        if is_expired(record, self.now):
-            logger.debug("session %s expired", sid_prefix(sid))
             return False
         self.session_id = sid
         self.cookie = cookie
@@ -194,7 +196,7 @@ class SessionCycle(Generic[S]):
         self.session.accessed = True
         old_id, data = self.session_id, dict(dict.items(self.session))
         logger.debug("regenerating session %s", self.id_prefix)
-        self.destroyed = self.unset = False
+        already_destroyed, self.destroyed, self.unset = self.destroyed, False, False
         original = (self._original_id, self._original_hash)
         self._generate()
         # express's store.generate leaves originalId alone, so a regenerated session always
@@ -202,7 +204,8 @@ class SessionCycle(Generic[S]):
         self._original_id, self._original_hash = original
         if keep_data:
             self.session._replace_data(data)
-        return [StoreDestroy(old_id)] if isinstance(old_id, str) else []
+        # after destroy() the old id is gone already: the store is asked once
+        return [StoreDestroy(old_id)] if isinstance(old_id, str) and not already_destroyed else []
 
     def destroy(self) -> list[StoreOperation]:
         """Forget the session: store destroy now, clearing cookie at the end."""
@@ -281,27 +284,30 @@ class SessionCycle(Generic[S]):
         """The end of the request: Set-Cookie and the store operations to run before responding."""
         self._expect(Phase.ACTIVE)
         if now is not None:
-            self.now = now.astimezone(timezone.utc)
+            self.now = js_time(now)
         self.phase = Phase.DECIDED
         name = self.config.name
         if self.destroyed:
             # DIFFERENCE: express leaves the cookie; we expire it (express #241), and an
             # ``unset="destroy"`` does not destroy a second time.
             clearing = self.cookie.serialize_clearing(name) if self.had_cookie else None
-            return Decision(clearing, (), vary_cookie=True)
+            return self._decided(Decision(clearing, (), vary_cookie=True), "clearing Set-Cookie")
         if self.unset:
             if self.config.unset == "destroy" and isinstance(self.session_id, str):
                 logger.debug("unset: destroying %s", self.id_prefix)
-                return Decision(None, (StoreDestroy(self.session_id),), vary_cookie=True)
-            return Decision(None, (), vary_cookie=True)
+                return self._decided(Decision(None, (StoreDestroy(self.session_id),), True))
+            return self._decided(Decision(None, (), vary_cookie=True))
         current_hash = data_hash(self.session)
         facts = self.facts(current_hash)
         self.touch()  # express touches at header time / end, before saving or serialising
         set_cookie = None
+        cookie_note = "no Set-Cookie"
         if _decide.should_set_cookie(facts):
             if self.cookie.secure and not self.secure:
                 logger.debug("not secured")
+                cookie_note = "no Set-Cookie (not secured)"
             else:
+                cookie_note = "Set-Cookie"
                 value = sign_session_id(self.session_id, self.config.signer)
                 set_cookie = self.cookie.serialize(name, value)
         operations: list[StoreOperation] = []
@@ -314,7 +320,15 @@ class SessionCycle(Generic[S]):
             operations.append(StoreTouch(self.session_id, self.record()))
         self._decided_hash = current_hash
         vary = self.session.accessed or set_cookie is not None
-        return Decision(set_cookie, tuple(operations), vary_cookie=vary)
+        return self._decided(Decision(set_cookie, tuple(operations), vary), cookie_note)
+
+    def _decided(self, decision: Decision, cookie_note: str = "no Set-Cookie") -> Decision:
+        """Log the decision (id prefix only, as everywhere) and hand it back."""
+        calls = [type(op).__name__.removeprefix("Store").lower() for op in decision.operations]
+        logger.debug(
+            "decided %s: %s, %s", self.id_prefix, cookie_note, ", ".join(calls) or "no store call"
+        )
+        return decision
 
     def late_operations(self) -> list[StoreOperation]:
         """After the headers went out: save again if a streaming handler changed the data."""
@@ -322,7 +336,8 @@ class SessionCycle(Generic[S]):
         if self.destroyed or self.unset or not isinstance(self.session_id, str):
             return []
         current_hash = data_hash(self.session)
-        if current_hash == self._decided_hash:
+        already_saved = self._saved_id == self.session_id and self._saved_hash == current_hash
+        if current_hash == self._decided_hash or already_saved:  # e.g. a late explicit save()
             return []
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
         self._decided_hash = self._saved_hash = current_hash

@@ -1,0 +1,112 @@
+"""``to_async``: serve a sync store to async code without blocking the event loop.
+
+A store that declares ``never_blocks = True`` (``MemoryStore``) is called on the loop directly;
+any other sync store runs each call in a worker thread (``asyncio.to_thread``). The adapter has
+exactly the optional methods (``touch``, ``all``, ``length``, ``clear``) the wrapped store has,
+because express — and our drivers — decide whether to touch by asking ``hasattr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+from ._protocol import AsyncStore, Record, Store
+
+_T = TypeVar("_T")
+
+OPTIONAL_METHODS = ("touch", "all", "length", "clear")
+
+
+class AsyncStoreAdapter:
+    """An ``AsyncStore`` view of a sync store; build it with ``to_async``.
+
+    ``store`` is the wrapped sync store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._direct = bool(getattr(store, "never_blocks", False))
+
+    def __repr__(self) -> str:
+        return f"to_async({self.store!r})"
+
+    async def _call(self, method: Callable[..., _T], *args: Any) -> _T:
+        if self._direct:
+            return method(*args)
+        return await asyncio.to_thread(method, *args)
+
+    async def get(self, sid: str) -> Record | None:
+        return await self._call(self.store.get, sid)
+
+    async def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        await self._call(self.store.set, sid, record)
+
+    async def destroy(self, sid: str) -> None:
+        await self._call(self.store.destroy, sid)
+
+
+# One mixin per optional method, so each adapter class carries only what its store has.
+
+
+class _Touch(AsyncStoreAdapter):
+    async def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        await self._call(cast(Any, self.store).touch, sid, record)
+
+
+class _All(AsyncStoreAdapter):
+    async def all(self) -> dict[str, Record]:
+        result: dict[str, Record] = await self._call(cast(Any, self.store).all)
+        return result
+
+
+class _Length(AsyncStoreAdapter):
+    async def length(self) -> int:
+        result: int = await self._call(cast(Any, self.store).length)
+        return result
+
+
+class _Clear(AsyncStoreAdapter):
+    async def clear(self) -> None:
+        await self._call(cast(Any, self.store).clear)
+
+
+_MIXINS: dict[str, type[AsyncStoreAdapter]] = {
+    "touch": _Touch,
+    "all": _All,
+    "length": _Length,
+    "clear": _Clear,
+}
+_CLASSES: dict[tuple[str, ...], type[AsyncStoreAdapter]] = {}
+
+
+def _adapter_class(methods: tuple[str, ...]) -> type[AsyncStoreAdapter]:
+    """The adapter class with exactly ``methods`` (cached: at most 16 combinations)."""
+    if not methods:
+        return AsyncStoreAdapter
+    cls = _CLASSES.get(methods)
+    if cls is None:
+        bases = tuple(_MIXINS[name] for name in methods)
+        cls = _CLASSES[methods] = type("AsyncStoreAdapter", bases, {"__module__": __name__})
+    return cls
+
+
+def is_async_store(store: object) -> bool:
+    """True when ``store.get`` is a coroutine function (an ``AsyncStore``)."""
+    return inspect.iscoroutinefunction(getattr(store, "get", None))
+
+
+def to_async(store: Store | AsyncStore) -> AsyncStore:
+    """``store`` itself if it is already async, else an adapter with the same methods.
+
+    Each call of the adapter runs on the event loop when the store says ``never_blocks``, and
+    in a worker thread otherwise.
+    """
+    if is_async_store(store):
+        return cast(AsyncStore, store)
+    sync_store = cast(Store, store)
+    methods = tuple(name for name in OPTIONAL_METHODS if callable(getattr(store, name, None)))
+    adapter: AsyncStore = _adapter_class(methods)(sync_store)
+    return adapter

@@ -1,0 +1,206 @@
+"""``MemoryStore``: express-session's development store, made safe to leave running.
+
+Like express's MemoryStore it keeps each session as its JSON string (so a returned record is
+always a fresh copy) and honours ``cookie.expires`` on every read. Unlike it, expired sessions
+that are never read again do not pile up: every write pops a bounded number of expired entries
+from a min-heap ordered by expiry, so a stream of one-request visitors cannot grow the process
+without bound, and no request ever pays for a full scan.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from .._errors import ConfigError
+from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
+from ._protocol import Record
+
+#: Expired heap entries popped per write: more than the one a write can add, so the heap drains.
+_PRUNE_PER_WRITE = 8
+
+_PRODUCTION_ENV_VARS = ("COATCHECK_ENV", "APP_ENV", "PYTHON_ENV", "ENV")
+
+
+def looks_like_production() -> bool:
+    """True when the environment says production (express warns about MemoryStore then)."""
+    return any(
+        os.environ.get(name, "").strip().lower() == "production" for name in _PRODUCTION_ENV_VARS
+    )
+
+
+class MemoryStore:
+    """Sessions in a dict of JSON strings; for development, tests and single-process apps.
+
+    ``clock`` returns the current aware UTC time (injected so tests need no freezegun).
+
+    ``max_sessions`` caps memory. When the store is full, storing a *new* id first drops expired
+    entries, then evicts the live entry that expires soonest; browser-session entries (no
+    ``cookie.expires``) are evicted only when no entry with an expiry is left, least recently
+    written first. Overwriting an existing id never evicts anything.
+
+    Thread-safe: one lock guards the maps, since Flask and Django serve requests from threads.
+    """
+
+    #: Every method returns without I/O, so async adapters call it on the event loop directly.
+    never_blocks: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        max_sessions: int | None = None,
+    ) -> None:
+        if max_sessions is not None and (
+            not isinstance(max_sessions, int) or isinstance(max_sessions, bool) or max_sessions < 1
+        ):
+            raise ConfigError("max_sessions", f"must be a positive int, not {max_sessions!r}")
+        self._clock = clock or utcnow
+        self._max_sessions = max_sessions
+        self._lock = threading.Lock()
+        self._sessions: dict[str, str] = {}
+        # sid -> expiry (None: browser session). The heap may hold stale (expires, sid) pairs
+        # left by overwrites, touches and destroys; an entry is live only when it matches here.
+        self._expires: dict[str, datetime | None] = {}
+        self._heap: list[tuple[datetime, str]] = []
+        # Browser-session sids, least recently written first (dicts keep insertion order).
+        self._no_expiry: dict[str, None] = {}
+
+    # -- the store contract -------------------------------------------------------------------
+
+    def get(self, sid: str) -> Record | None:
+        """The stored record as a fresh dict, or ``None`` if missing or expired."""
+        with self._lock:
+            text = self._live_text(sid, self._now())
+        return None if text is None else decode_record(text)
+
+    def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        """Store ``record`` under ``sid`` (validated and encoded before anything changes)."""
+        text = encode_record(record)
+        when = expires_at(record)
+        with self._lock:
+            now = self._now()
+            self._prune(now, _PRUNE_PER_WRITE)
+            if when is not None and when <= now:
+                self._remove(sid)  # stored already expired: as good as gone
+                return
+            if sid not in self._sessions:
+                self._make_room(now)
+            self._put(sid, text, when)
+
+    def destroy(self, sid: str) -> None:
+        """Forget ``sid``; an unknown id is not an error."""
+        with self._lock:
+            self._remove(sid)
+
+    def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        """Replace only the stored ``cookie`` with ``record["cookie"]`` (express's rule).
+
+        The stored user data is kept, so a touch never undoes a concurrent write. A missing or
+        expired session is left alone.
+        """
+        validate_record(record)
+        cookie = record["cookie"]
+        with self._lock:
+            now = self._now()
+            self._prune(now, _PRUNE_PER_WRITE)
+            text = self._live_text(sid, now)
+            stored = None if text is None else decode_record(text)
+            if stored is None:
+                return
+            stored["cookie"] = cookie
+            when = expires_at(stored)
+            if when is not None and when <= now:
+                self._remove(sid)
+                return
+            self._put(sid, encode_record(stored), when)
+
+    def all(self) -> dict[str, Record]:
+        """Every live session keyed by id (expired ones are dropped on the way)."""
+        with self._lock:
+            now = self._now()
+            texts = [(sid, self._live_text(sid, now)) for sid in list(self._sessions)]
+        decoded = ((sid, decode_record(text)) for sid, text in texts if text is not None)
+        return {sid: record for sid, record in decoded if record is not None}
+
+    def length(self) -> int:
+        """How many live sessions there are."""
+        with self._lock:
+            now = self._now()
+            return sum(self._live_text(sid, now) is not None for sid in list(self._sessions))
+
+    def clear(self) -> None:
+        """Drop every session."""
+        with self._lock:
+            self._sessions.clear()
+            self._expires.clear()
+            self._heap.clear()
+            self._no_expiry.clear()
+
+    # -- internals (call with the lock held) ----------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+
+    def _live_text(self, sid: str, now: datetime) -> str | None:
+        """The stored JSON, deleting it first if it has expired (express's read-time rule)."""
+        text = self._sessions.get(sid)
+        if text is None:
+            return None
+        when = self._expires[sid]
+        if when is not None and when <= now:
+            self._remove(sid)
+            return None
+        return text
+
+    def _put(self, sid: str, text: str, when: datetime | None) -> None:
+        self._sessions[sid] = text
+        self._expires[sid] = when
+        self._no_expiry.pop(sid, None)
+        if when is None:
+            self._no_expiry[sid] = None
+        else:
+            heapq.heappush(self._heap, (when, sid))
+            self._compact_heap()
+
+    def _remove(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+        self._expires.pop(sid, None)
+        self._no_expiry.pop(sid, None)
+
+    def _prune(self, now: datetime, budget: int) -> None:
+        """Pop at most ``budget`` expired heap entries, deleting the live ones among them."""
+        heap = self._heap
+        while budget > 0 and heap and heap[0][0] <= now:
+            when, sid = heapq.heappop(heap)
+            if self._expires.get(sid, None) == when:
+                self._remove(sid)
+            budget -= 1
+
+    def _make_room(self, now: datetime) -> None:
+        """Evict until a new id fits under ``max_sessions`` (see the class docstring)."""
+        if self._max_sessions is None:
+            return
+        while len(self._sessions) >= self._max_sessions:
+            if self._heap:
+                when, sid = heapq.heappop(self._heap)
+                if self._expires.get(sid, None) == when:
+                    self._remove(sid)
+            else:
+                self._remove(next(iter(self._no_expiry)))
+
+    def _compact_heap(self) -> None:
+        """Rebuild the heap once stale entries outnumber live ones (amortised O(1) per push).
+
+        Without this, ids rewritten again and again with a long lifetime would leave one stale
+        entry per write until those far-off expiry times arrive.
+        """
+        if len(self._heap) <= 2 * len(self._sessions) + 64:
+            return
+        self._heap = [(when, sid) for sid, when in self._expires.items() if when is not None]
+        heapq.heapify(self._heap)

@@ -1,0 +1,302 @@
+"""``SQLiteStore``: a persistent store with nothing to install (stdlib ``sqlite3``).
+
+One table ``(sid TEXT PRIMARY KEY, sess TEXT, expire REAL)`` — connect-pg-simple's shape, with
+``expire`` in epoch milliseconds (``NULL`` for browser-session cookies) and an index on it so
+expired rows are skipped on read and pruned in bounded batches. Files run in WAL mode with a
+busy timeout, so several threads and several processes can share one file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any, ClassVar
+
+from .._errors import ConfigError, StoreError
+from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
+from ._protocol import Record
+
+logger = logging.getLogger("coatcheck")
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+#: Opportunistic pruning: one small batch every this many writes keeps the table near its live
+#: size without a background thread, at a cost no single request notices.
+_PRUNE_EVERY_WRITES = 200
+_PRUNE_BATCH_ON_WRITE = 100
+#: Idle file connections kept for reuse; more concurrent callers open (then close) extra ones.
+_MAX_IDLE_CONNECTIONS = 8
+
+
+def _epoch_ms(when: datetime) -> float:
+    """Epoch milliseconds (sub-ms kept as the fraction), the unit both Node and SQL compare."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) / _MS
+
+
+class SQLiteStore:
+    """Sessions in an SQLite database file (or ``":memory:"``).
+
+    ``get`` never returns a row whose ``expire`` is at or before the clock's now. Rows without
+    an expiry (browser-session cookies) are kept until destroyed: ``prune`` only deletes rows
+    whose expiry is in the past.
+
+    Threads: file databases use a small pool of connections, each used by one thread at a time;
+    ``":memory:"`` is one database per connection, so it uses a single shared connection behind
+    a lock. ``busy_timeout`` (seconds) is how long a write waits for another process's lock
+    before failing with ``StoreError``. Call ``close()`` (or use ``with``) when done.
+
+    The table name is validated as an identifier; ids and data are always bound parameters.
+    """
+
+    #: Disk I/O: async adapters run these methods in a worker thread.
+    never_blocks: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = "coatcheck-sessions.sqlite3",
+        *,
+        table: str = "sessions",
+        clock: Callable[[], datetime] | None = None,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
+            raise ConfigError("table", f"must match [A-Za-z_][A-Za-z0-9_]*, not {table!r}")
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)):
+            raise ConfigError("busy_timeout", f"must be a number of seconds, not {busy_timeout!r}")
+        if busy_timeout < 0:
+            raise ConfigError("busy_timeout", f"must be >= 0, not {busy_timeout!r}")
+        self._path = os.fspath(path)
+        self._busy_timeout = float(busy_timeout)
+        self._clock = clock or utcnow
+        self._closed = False
+        self._pool_lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._shared: sqlite3.Connection | None = None
+        self._writes = itertools.count(1)
+        t = f'"{table}"'
+        self._sql_get = f"SELECT sess FROM {t} WHERE sid = ? AND (expire IS NULL OR expire > ?)"
+        self._sql_set = (
+            f"INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?) "
+            "ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire"
+        )
+        self._sql_update = f"UPDATE {t} SET sess = ?, expire = ? WHERE sid = ?"
+        self._sql_destroy = f"DELETE FROM {t} WHERE sid = ?"
+        self._sql_all = f"SELECT sid, sess FROM {t} WHERE expire IS NULL OR expire > ?"
+        self._sql_length = f"SELECT COUNT(*) FROM {t} WHERE expire IS NULL OR expire > ?"
+        self._sql_clear = f"DELETE FROM {t}"
+        self._sql_prune = (
+            f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE expire <= ? LIMIT ?)"
+        )
+        schema = (
+            f"CREATE TABLE IF NOT EXISTS {t} "
+            "(sid TEXT PRIMARY KEY NOT NULL, sess TEXT NOT NULL, expire REAL)",
+            f'CREATE INDEX IF NOT EXISTS "{table}_expire_idx" ON {t} (expire)',
+        )
+        self._in_memory = self._path in (":memory:", "")
+        with self._connection("open") as conn:
+            if not self._in_memory:
+                # Persistent in the file; readers no longer block the writer, nor it them.
+                conn.execute("PRAGMA journal_mode = WAL")
+            for statement in schema:
+                conn.execute(statement)
+
+    # -- the store contract -------------------------------------------------------------------
+
+    def get(self, sid: str) -> Record | None:
+        """The stored record, or ``None`` if missing or expired."""
+        with self._connection("get", sid) as conn:
+            row = conn.execute(self._sql_get, (sid, self._now_ms())).fetchone()
+        return None if row is None else decode_record(row[0])
+
+    def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        """Insert or replace ``sid`` in one statement (validated before anything is written)."""
+        text = encode_record(record)
+        expire = self._expire_ms(record)
+        with self._connection("set", sid) as conn:
+            conn.execute(self._sql_set, (sid, text, expire))
+            self._maybe_prune(conn)
+
+    def destroy(self, sid: str) -> None:
+        """Delete ``sid``; an unknown id is not an error."""
+        with self._connection("destroy", sid) as conn:
+            conn.execute(self._sql_destroy, (sid,))
+
+    def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        """Replace only the stored ``cookie`` (and ``expire``); the stored data is kept.
+
+        Read and write happen in one ``BEGIN IMMEDIATE`` transaction, so a concurrent ``set``
+        from another thread or process is never overwritten by stale data. A missing or expired
+        session is left alone.
+        """
+        validate_record(record)
+        with self._connection("touch", sid) as conn:
+            with _transaction(conn):
+                row = conn.execute(self._sql_get, (sid, self._now_ms())).fetchone()
+                stored = None if row is None else decode_record(row[0])
+                if stored is None:
+                    return
+                stored["cookie"] = record["cookie"]
+                text = encode_record(stored)
+                conn.execute(self._sql_update, (text, self._expire_ms(stored), sid))
+            self._maybe_prune(conn)
+
+    def all(self) -> dict[str, Record]:
+        """Every live session keyed by id."""
+        with self._connection("all") as conn:
+            rows = conn.execute(self._sql_all, (self._now_ms(),)).fetchall()
+        decoded = ((sid, decode_record(text)) for sid, text in rows)
+        return {sid: record for sid, record in decoded if record is not None}
+
+    def length(self) -> int:
+        """How many live sessions there are."""
+        with self._connection("length") as conn:
+            (count,) = conn.execute(self._sql_length, (self._now_ms(),)).fetchone()
+        return int(count)
+
+    def clear(self) -> None:
+        """Delete every row of this store's table."""
+        with self._connection("clear") as conn:
+            conn.execute(self._sql_clear)
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    def prune(self, batch_size: int = 500) -> int:
+        """Delete rows whose expiry has passed, ``batch_size`` at a time; return how many.
+
+        Each batch is its own short transaction, so other writers get the lock in between.
+        Rows without an expiry (browser-session cookies) are never pruned.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError("batch_size", f"must be a positive int, not {batch_size!r}")
+        removed = 0
+        with self._connection("prune") as conn:
+            while True:
+                deleted = conn.execute(self._sql_prune, (self._now_ms(), batch_size)).rowcount
+                removed += deleted
+                if deleted < batch_size:
+                    return removed
+
+    def close(self) -> None:
+        """Close every connection; further calls raise ``StoreError``."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            shared, self._shared = self._shared, None
+        for conn in idle:
+            conn.close()
+        if shared is not None:
+            shared.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _now_ms(self) -> float:
+        return _epoch_ms(self._clock())
+
+    @staticmethod
+    def _expire_ms(record: Mapping[str, Any]) -> float | None:
+        when = expires_at(record)
+        return None if when is None else _epoch_ms(when)
+
+    def _maybe_prune(self, conn: sqlite3.Connection) -> None:
+        """Every few writes, delete one small batch of expired rows; failures only log."""
+        if next(self._writes) % _PRUNE_EVERY_WRITES:
+            return
+        try:
+            conn.execute(self._sql_prune, (self._now_ms(), _PRUNE_BATCH_ON_WRITE))
+        except sqlite3.Error as exc:
+            logger.warning("SQLiteStore: opportunistic prune failed: %s", exc)
+
+    def _open(self) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): each statement is its own transaction unless we
+        # BEGIN one. check_same_thread=False: the pool hands a connection to one thread at a
+        # time, and close() may run on another.
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable with WAL, minus fsync per write
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def _connection(self, operation: str, sid: str | None = None) -> Iterator[sqlite3.Connection]:
+        """Lend a connection for one operation; ``sqlite3`` errors become ``StoreError``."""
+        try:
+            if self._in_memory:
+                with self._pool_lock:
+                    yield self._shared_connection()
+                return
+            conn = self._checkout()
+            healthy = True
+            try:
+                yield conn
+            except sqlite3.Error:
+                healthy = False
+                raise
+            finally:
+                self._checkin(conn, healthy)
+        except sqlite3.Error as exc:
+            raise StoreError(operation, sid, exc) from exc
+
+    def _shared_connection(self) -> sqlite3.Connection:
+        """The one ``":memory:"`` connection (each connection would be a different database)."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("the store is closed")
+        if self._shared is None:
+            self._shared = self._open()
+        return self._shared
+
+    def _checkout(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the store is closed")
+            if self._idle:
+                return self._idle.pop()
+        return self._open()
+
+    def _checkin(self, conn: sqlite3.Connection, healthy: bool) -> None:
+        with self._pool_lock:
+            if healthy and not self._closed and len(self._idle) < _MAX_IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: take the write lock first, so read-then-write is atomic."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

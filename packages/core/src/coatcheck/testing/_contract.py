@@ -1,0 +1,347 @@
+"""The store contract: express-session's store rules as one set of tests, sync and async.
+
+Each rule is written once as an ``async`` scenario over a ``Harness``; ``@_scenario`` turns it
+into a plain (sync) pytest test method that the two public classes run their own way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any, ClassVar
+
+import pytest
+
+from .._errors import InvalidRecordError
+from ..stores._async import is_async_store
+from ._clock import FakeClock
+from ._harness import (
+    HALF_DAY,
+    LONG,
+    Harness,
+    StoreView,
+    gathered,
+    in_threads,
+    run_sync,
+    sync_sleep,
+)
+
+Scenario = Callable[[Any, Harness], Coroutine[Any, Any, None]]
+TestMethod = Callable[[Any, Any, FakeClock], None]
+
+
+def _scenario(body: Scenario) -> TestMethod:
+    """Make ``body`` a test method taking the ``store`` and ``clock`` fixtures."""
+
+    def test(self: _ContractBase, store: Any, clock: FakeClock) -> None:
+        self._drive(body, store, clock)
+
+    # Not functools.wraps: pytest would follow __wrapped__ and ask for a fixture named "h".
+    test.__name__ = body.__name__
+    test.__qualname__ = body.__qualname__
+    test.__doc__ = body.__doc__
+    return test
+
+
+def _sid() -> str:
+    """A fresh id shaped like coatcheck's default ``genid`` (32 url-safe characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def _as_json(record: object) -> str:
+    """Order-sensitive comparison form (``==`` on dicts ignores key order)."""
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _snapshot(record: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy to compare against (a store handing out its own object must not pass)."""
+    copy: dict[str, Any] = json.loads(json.dumps(record))
+    return copy
+
+
+def _user_data(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key != "cookie"}
+
+
+class _ContractBase:
+    #: True when expiry is enforced by a server's own clock (Redis TTL): expiry tests then use
+    #: ~0.3 s lifetimes and real waits instead of advancing the ``clock`` fixture.
+    server_side_expiry: ClassVar[bool] = False
+    #: False for stores whose touch only extends the lifetime and leaves the stored JSON as is
+    #: (connect-redis's ``EXPIRE``): the touch test then skips its stored-cookie assertion.
+    touch_updates_stored_cookie: ClassVar[bool] = True
+
+    @pytest.fixture
+    def store(self) -> Any:
+        """Override: return a fresh, empty store built with ``clock=clock``."""
+        pytest.fail(f"{type(self).__name__} must define a `store` fixture")
+
+    def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
+        raise NotImplementedError
+
+    # -- get / set round trips ----------------------------------------------------------------
+
+    @_scenario
+    async def test_get_unknown_returns_none(self, h: Harness) -> None:
+        assert await h.store.get(_sid()) is None
+
+    @_scenario
+    async def test_set_then_get_round_trips(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(LONG, user="bob")
+        await h.store.set(sid, record)
+        assert await h.store.get(sid) == record
+
+    @_scenario
+    async def test_round_trip_keeps_non_ascii(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(LONG, greeting="Grüße 🎟️ 日本", **{"naïve-ключ": "é"})
+        await h.store.set(sid, record)
+        assert await h.store.get(sid) == record
+
+    @_scenario
+    async def test_round_trip_keeps_nested_values(self, h: Harness) -> None:
+        cart = {"items": [{"sku": "a-1", "qty": 2, "tags": ["x", None]}], "total": 12.5}
+        sid = _sid()
+        record = h.record(LONG, cart=cart, flags=[True, False, None], count=0, empty={})
+        await h.store.set(sid, record)
+        assert await h.store.get(sid) == record
+
+    @_scenario
+    async def test_round_trip_keeps_a_1mb_value(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(LONG, blob=secrets.token_hex(500_000) + "✓")
+        await h.store.set(sid, record)
+        assert await h.store.get(sid) == record
+
+    @_scenario
+    async def test_key_order_is_preserved(self, h: Harness) -> None:
+        """express keeps the stored key order; a Node app reading the store sees the same."""
+        sid = _sid()
+        record = h.record(LONG, zeta=1, alpha={"b": 1, "a": 2}, mid=3)
+        await h.store.set(sid, record)
+        assert _as_json(await h.store.get(sid)) == _as_json(record)
+
+    @_scenario
+    async def test_set_overwrites_all_data(self, h: Harness) -> None:
+        sid = _sid()
+        await h.store.set(sid, h.record(LONG, user="bob", cart=[1, 2]))
+        replacement = h.record(LONG, user="alice")
+        await h.store.set(sid, replacement)
+        assert _as_json(await h.store.get(sid)) == _as_json(replacement)
+
+    @_scenario
+    async def test_returned_record_is_a_copy(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(LONG, cart={"items": [1]})
+        expected = _snapshot(record)
+        await h.store.set(sid, record)
+        got = await h.store.get(sid)
+        assert got is not None
+        got["cart"]["items"].append(2)
+        got["cookie"]["path"] = "/elsewhere"
+        got["intruder"] = True
+        assert await h.store.get(sid) == expected
+
+    @_scenario
+    async def test_set_copies_its_argument(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(LONG, cart={"items": [1]})
+        expected = _snapshot(record)
+        await h.store.set(sid, record)
+        record["cart"]["items"].append(2)
+        assert await h.store.get(sid) == expected
+
+    # -- destroy ------------------------------------------------------------------------------
+
+    @_scenario
+    async def test_destroy_removes_the_session(self, h: Harness) -> None:
+        sid, other, kept = _sid(), _sid(), h.record(LONG, user="alice")
+        await h.store.set(sid, h.record(LONG, user="bob"))
+        await h.store.set(other, kept)
+        await h.store.destroy(sid)
+        assert await h.store.get(sid) is None
+        assert await h.store.get(other) == kept
+
+    @_scenario
+    async def test_destroy_unknown_is_not_an_error(self, h: Harness) -> None:
+        sid = _sid()
+        await h.store.destroy(sid)
+        assert await h.store.get(sid) is None
+
+    # -- expiry -------------------------------------------------------------------------------
+
+    @_scenario
+    async def test_already_expired_record_is_never_returned(self, h: Harness) -> None:
+        sid = _sid()
+        await h.store.set(sid, h.record(-60, user="bob"))
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_record_expires_as_time_passes(self, h: Harness) -> None:
+        sid, record = _sid(), h.record(h.short, user="bob")
+        await h.store.set(sid, record)
+        assert await h.store.get(sid) == record
+        await h.pass_time(h.short * 2)
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_browser_session_record_survives_a_long_wait(self, h: Harness) -> None:
+        """``expires: null`` is a browser-session cookie: the store keeps it (stores with a
+        TTL may give it a default of at least a day, as connect-redis does)."""
+        sid, record = _sid(), h.record(None, user="bob")
+        await h.store.set(sid, record)
+        await h.pass_time(h.short * 2 if h.real_time else HALF_DAY)
+        await h.store.set(_sid(), h.record(h.short))  # a write, where stores like to prune
+        assert await h.store.get(sid) == record
+
+    # -- touch --------------------------------------------------------------------------------
+
+    @_scenario
+    async def test_touch_extends_life_without_changing_data(self, h: Harness) -> None:
+        """express's touch replaces only the stored cookie: data written meanwhile survives."""
+        h.store.require("touch")
+        sid, original = _sid(), h.record(h.short, user="bob", cart=[1, 2])
+        await h.store.set(sid, original)
+        later = h.record(LONG, user="mallory", cart=[])
+        await h.store.touch(sid, later)
+        await h.pass_time(h.short * 2)
+        got = await h.store.get(sid)
+        assert got is not None, "touch did not extend the session's life"
+        assert _as_json(_user_data(got)) == _as_json(_user_data(original))
+        if self.touch_updates_stored_cookie:
+            assert got["cookie"] == later["cookie"]
+
+    @_scenario
+    async def test_touch_unknown_does_not_create_it(self, h: Harness) -> None:
+        h.store.require("touch")
+        sid = _sid()
+        await h.store.touch(sid, h.record(LONG, user="bob"))
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_touch_does_not_revive_an_expired_session(self, h: Harness) -> None:
+        h.store.require("touch")
+        sid = _sid()
+        await h.store.set(sid, h.record(h.short, user="bob"))
+        await h.pass_time(h.short * 2)
+        await h.store.touch(sid, h.record(LONG, user="bob"))
+        assert await h.store.get(sid) is None
+
+    # -- all / length / clear -----------------------------------------------------------------
+
+    async def _live_and_expired(self, h: Harness) -> dict[str, dict[str, Any]]:
+        """Store two live sessions and one that then expires; return the live ones."""
+        live = {_sid(): h.record(LONG, user="bob"), _sid(): h.record(None, user="alice")}
+        for sid, record in live.items():
+            await h.store.set(sid, record)
+        await h.store.set(_sid(), h.record(h.short, user="gone"))
+        await h.pass_time(h.short * 2)
+        return live
+
+    @_scenario
+    async def test_all_returns_live_sessions_keyed_by_sid(self, h: Harness) -> None:
+        h.store.require("all")
+        live = await self._live_and_expired(h)
+        assert await h.store.all() == live
+
+    @_scenario
+    async def test_length_counts_live_sessions(self, h: Harness) -> None:
+        h.store.require("length")
+        live = await self._live_and_expired(h)
+        assert await h.store.length() == len(live)
+        if h.store.has("all"):
+            assert await h.store.length() == len(await h.store.all())
+
+    @_scenario
+    async def test_clear_removes_every_session(self, h: Harness) -> None:
+        """(A shared backend's ``clear`` must remove only this store's sessions.)"""
+        h.store.require("clear")
+        sids = [_sid(), _sid()]
+        for sid in sids:
+            await h.store.set(sid, h.record(LONG, user="bob"))
+        await h.store.clear()
+        assert [await h.store.get(sid) for sid in sids] == [None, None]
+        if h.store.has("length"):
+            assert await h.store.length() == 0
+        if h.store.has("all"):
+            assert await h.store.all() == {}
+
+    # -- concurrency ----------------------------------------------------------------------------
+
+    @_scenario
+    async def test_concurrent_writers_lose_nothing(self, h: Harness) -> None:
+        """50 writers at once (threads for a sync store, tasks for an async one)."""
+        records = {_sid(): h.record(LONG, writer=n) for n in range(50)}
+        await h.concurrently([partial(h.store.set, sid, rec) for sid, rec in records.items()])
+        assert {sid: await h.store.get(sid) for sid in records} == records
+
+    # -- bad records ----------------------------------------------------------------------------
+
+    @_scenario
+    async def test_unserialisable_record_is_rejected_and_nothing_written(self, h: Harness) -> None:
+        sid, fresh, original = _sid(), _sid(), h.record(LONG, user="bob")
+        await h.store.set(sid, original)
+        for bad in ({1, 2}, object(), {"deep": [b"bytes"]}):
+            for target in (sid, fresh):
+                with pytest.raises(InvalidRecordError):
+                    await h.store.set(target, h.record(LONG, user="eve", bad=bad))
+        assert await h.store.get(sid) == original
+        assert await h.store.get(fresh) is None
+
+    @_scenario
+    async def test_record_without_cookie_is_rejected(self, h: Harness) -> None:
+        sid = _sid()
+        for bad in ({"user": "bob"}, {"cookie": "s:abc", "user": "bob"}, {"cookie": None}):
+            with pytest.raises(InvalidRecordError):
+                await h.store.set(sid, bad)
+        assert await h.store.get(sid) is None
+
+
+class StoreContract(_ContractBase):
+    """Subclass (as ``Test…``) and define a ``store`` fixture returning a fresh sync store."""
+
+    def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
+        if is_async_store(store):
+            pytest.fail("StoreContract got an async store; subclass AsyncStoreContract instead")
+        view = StoreView(store, is_async=False)
+        harness = Harness(
+            view,
+            clock,
+            real_time=self.server_side_expiry,
+            sleep=sync_sleep,
+            concurrently=in_threads,
+        )
+        run_sync(body(self, harness))
+
+
+class AsyncStoreContract(_ContractBase):
+    """Subclass (as ``Test…``) and define a *sync* ``store`` fixture returning an async store.
+
+    Each test runs its body in a fresh ``asyncio.run`` loop, so the store must bind its
+    connections lazily to the running loop (create them on first use, not in the fixture). If
+    the store has an ``aclose()`` coroutine it is awaited at the end of each test, in that loop.
+    """
+
+    def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
+        if not is_async_store(store):
+            pytest.fail(
+                "AsyncStoreContract needs an async store; wrap a sync one with "
+                "coatcheck.stores.to_async or subclass StoreContract"
+            )
+
+        async def main() -> None:
+            view = StoreView(store, is_async=True)
+            harness = Harness(
+                view,
+                clock,
+                real_time=self.server_side_expiry,
+                sleep=asyncio.sleep,
+                concurrently=gathered,
+            )
+            try:
+                await body(self, harness)
+            finally:
+                aclose = getattr(store, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        asyncio.run(main())

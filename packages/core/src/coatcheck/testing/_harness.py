@@ -1,0 +1,165 @@
+"""How one scenario runs against a sync or an async store.
+
+Every scenario is written once, as a coroutine over ``StoreView``. For an async store the view
+awaits the store and the scenario runs under ``asyncio.run``. For a sync store the view calls
+the store directly, so the coroutine never suspends and ``run_sync`` drives it to completion
+without any event loop — the sync store never sees asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import pytest
+
+from ._clock import FakeClock
+from ._records import make_record
+
+_T = TypeVar("_T")
+Call = Callable[[], Awaitable[object]]
+
+#: Lifetimes in seconds for (fake clock, real server-side clock) runs.
+_SHORT = {False: 60.0, True: 0.3}
+LONG = 3600.0
+#: A "long" wait for browser-session records: half a day, below the one-day default TTL that
+#: connect-redis and connect-pg-simple give records without ``cookie.expires``.
+HALF_DAY = 12 * 3600.0
+
+
+class StoreView:
+    """The store under test behind one async interface (sync or async underneath)."""
+
+    def __init__(self, store: object, *, is_async: bool) -> None:
+        self._store = store
+        self._is_async = is_async
+
+    def has(self, method: str) -> bool:
+        """Whether the store implements an optional method (express's ``hasattr`` rule)."""
+        return callable(getattr(self._store, method, None))
+
+    def require(self, method: str) -> None:
+        """Skip the current test unless the store implements ``method``."""
+        if not self.has(method):
+            pytest.skip(f"store does not implement {method}")
+
+    async def _call(self, method: str, *args: object) -> Any:
+        result = getattr(self._store, method)(*args)
+        return await result if self._is_async else result
+
+    async def get(self, sid: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self._call("get", sid)
+        return result
+
+    async def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        await self._call("set", sid, record)
+
+    async def destroy(self, sid: str) -> None:
+        await self._call("destroy", sid)
+
+    async def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        await self._call("touch", sid, record)
+
+    async def all(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = await self._call("all")
+        return result
+
+    async def length(self) -> int:
+        result: int = await self._call("length")
+        return result
+
+    async def clear(self) -> None:
+        await self._call("clear")
+
+
+class Harness:
+    """What a scenario gets: the store, the clock, and how to wait and run things at once.
+
+    With ``real_time`` (a store whose expiry is enforced by a server's own clock) lifetimes
+    are short and waits are real sleeps; the fake clock is kept in step with real time so a
+    store that also checks ``cookie.expires`` against it agrees with the server.
+    """
+
+    def __init__(
+        self,
+        store: StoreView,
+        clock: FakeClock,
+        *,
+        real_time: bool,
+        sleep: Callable[[float], Awaitable[None]],
+        concurrently: Callable[[Sequence[Call]], Awaitable[None]],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.real_time = real_time
+        self.short = _SHORT[real_time]
+        self._sleep = sleep
+        self.concurrently = concurrently
+        if real_time:
+            self._catch_up()
+
+    def record(self, max_age_s: float | None, **data: Any) -> dict[str, Any]:
+        """An express-shaped record living ``max_age_s`` from the clock's now."""
+        return make_record(self.clock(), max_age_s, **data)
+
+    async def pass_time(self, seconds: float) -> None:
+        """Let ``seconds`` go by: advance the fake clock, or really sleep."""
+        if self.real_time:
+            await self._sleep(seconds)
+            self._catch_up()
+        else:
+            self.clock.advance(seconds)
+
+    def _catch_up(self) -> None:
+        lag = (datetime.now(timezone.utc) - self.clock()).total_seconds()
+        if lag > 0:
+            self.clock.advance(lag)
+
+
+def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine that never suspends (a scenario over a sync store), loop-free."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a sync-store scenario suspended; it must only await the StoreView")
+
+
+async def sync_sleep(seconds: float) -> None:
+    """A real wait that does not suspend (sync scenarios run without an event loop)."""
+    time.sleep(seconds)
+
+
+async def in_threads(calls: Sequence[Call]) -> None:
+    """Run each call in its own thread, all released at once; re-raise the first failure."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def worker(call: Call) -> None:
+        try:
+            barrier.wait(timeout=30)
+            awaitable = call()
+            assert isinstance(awaitable, Coroutine)
+            run_sync(awaitable)
+        except BaseException as exc:  # reported in the test thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(call,), daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if any(thread.is_alive() for thread in threads):
+        raise TimeoutError("concurrent store calls did not finish within 60 s")
+    if errors:
+        raise errors[0]
+
+
+async def gathered(calls: Sequence[Call]) -> None:
+    """Run the calls concurrently on the running loop."""
+    await asyncio.gather(*(call() for call in calls))
