@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 # RFC 6265 §4.1.1 token / cookie-octet rules, as cookie 0.7.2 checks them. ``\Z``, not ``$``:
 # Python's ``$`` also matches before a trailing newline, which would let "\n" into a header.
@@ -21,7 +21,7 @@ DOMAIN_RE = re.compile(
     re.IGNORECASE,
 )
 PATH_RE = re.compile(r"^[\x20-\x3A\x3D-\x7E]*\Z")
-_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_ESCAPED_TEXT = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: A cookie larger than any browser keeps is not worth parsing (RFC 6265 §6.1 asks for 4096).
@@ -32,10 +32,10 @@ def decode_uri_component(text: str) -> str:
     """JavaScript's ``decodeURIComponent``, keeping the raw text where JS would throw."""
     if "%" not in text:
         return text
-    if _PERCENT_RUN.sub("", text).count("%"):
+    if not _ESCAPED_TEXT.fullmatch(text):
         return text  # a stray % that is not an escape: JS throws URIError, cookie keeps raw
     try:
-        return _PERCENT_RUN.sub(lambda m: bytes.fromhex(m[0].replace("%", "")).decode(), text)
+        return unquote(text, errors="strict")
     except UnicodeDecodeError:
         return text
 

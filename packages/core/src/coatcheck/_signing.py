@@ -30,10 +30,16 @@ class ExpressSigner(Signer):
             key_derivation="none",
             digest_method=hashlib.sha256,
         )
+        self._keyed: dict[bytes, hmac.HMAC] = {}
 
     def _signature_for(self, key: bytes, value: bytes) -> bytes:
-        digest = hmac.new(key, value, hashlib.sha256).digest()
-        return base64.b64encode(digest).rstrip(b"=")
+        # One keyed HMAC per secret, copied per use: skips re-keying on every request.
+        base = self._keyed.get(key)
+        if base is None:
+            base = self._keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+        mac = base.copy()
+        mac.update(value)
+        return base64.b64encode(mac.digest()).rstrip(b"=")
 
     def get_signature(self, value: str | bytes) -> bytes:
         return self._signature_for(self.derive_key(), want_bytes(value))
