@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -25,12 +24,13 @@ from typing import Any, Generic, TypeVar
 from . import _decide
 from ._config import SessionConfig
 from ._cookies import cookie_values
-from ._errors import InvalidRecordError, sid_prefix
+from ._errors import sid_prefix
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
 from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._signing import sign_session_id, unsign_cookie_value
+from .stores._codec import to_json
 
 logger = logging.getLogger("coatcheck")
 
@@ -54,10 +54,7 @@ class CycleStateError(RuntimeError):
 def data_hash(data: Mapping[str, Any]) -> str:
     """express's ``hash(sess)``: SHA-1 of the JSON of the data, cookie excluded, order kept."""
     plain = dict(dict.items(data)) if isinstance(data, dict) else dict(data)  # no access tracking
-    try:
-        text = json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
+    text = to_json(plain)
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 

@@ -7,6 +7,7 @@ bad record fails loudly instead of corrupting the store.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +16,7 @@ from .._errors import InvalidRecordError
 
 #: connect-redis's rule: a record without ``cookie.expires`` lives one day in stores with a TTL.
 DEFAULT_TTL = timedelta(days=1)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
@@ -29,13 +31,20 @@ def validate_record(record: Mapping[str, Any]) -> None:
         parse_expires(expires)
 
 
+def to_json(value: Any) -> str:
+    """``JSON.stringify``'s spelling: compact, non-ASCII kept, lone surrogates escaped (ES2019),
+    so the text always encodes to UTF-8. Raises ``InvalidRecordError`` for non-JSON values."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def encode_record(record: Mapping[str, Any]) -> str:
     """The record as compact JSON, express's ``JSON.stringify`` spelling (key order kept)."""
     validate_record(record)
-    try:
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecordError(f"session record is not JSON-serialisable: {exc}") from exc
+    return to_json(record)
 
 
 def decode_record(text: str | bytes) -> dict[str, Any] | None:

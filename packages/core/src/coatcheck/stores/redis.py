@@ -1,0 +1,345 @@
+"""Redis session stores that share keys with connect-redis (v7+, ``src/RedisStore.ts``).
+
+What connect-redis writes, we write: the key is ``prefix + sid`` (default ``sess:``), the value
+is the record's ``JSON.stringify`` text, and the expiry rides on the same command, so value and
+TTL are set atomically; a record without ``cookie.expires`` lives one day (connect-redis's
+default ``ttl``), and a record already expired is deleted instead of written. ``touch`` only
+resets the TTL: the stored JSON is left alone, so its ``cookie.expires`` may lag behind the key's
+real lifetime, exactly as with connect-redis. An Express app and a Python app can share one Redis.
+
+One deliberate difference: connect-redis sends ``EX ceil(seconds left)``, we send ``PX`` with the
+milliseconds left, so the key dies with the cookie instead of up to a second later (a Node app
+sharing the keys cannot tell; sub-second lifetimes, as in tests, expire on time).
+
+Works with ``redis.Redis`` and ``redis.cluster.RedisCluster`` (and their ``redis.asyncio``
+twins). ``all``/``length``/``clear`` walk the prefix with ``SCAN`` on every primary (never
+``KEYS``, never ``FLUSHDB``) and delete per hash slot, so they are correct on a cluster.
+
+Usage::
+
+    store = RedisStore(redis.Redis(host="localhost"))           # or RedisStore.from_url(url)
+    astore = AsyncRedisStore(redis.asyncio.Redis(host="localhost"))
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import RedisClusterException, RedisError
+
+from .._errors import ConfigError, StoreError, sid_prefix
+from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow
+from ._protocol import Record
+
+if TYPE_CHECKING:
+    SyncClient = redis.Redis | redis.cluster.RedisCluster
+    AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+
+__all__ = ["AsyncRedisStore", "RedisStore"]
+
+logger = logging.getLogger("coatcheck")
+
+Clock = Callable[[], datetime]
+
+#: Keys per MGET/DEL batch in ``all``/``clear``: bounded requests however many sessions exist.
+BATCH = 500
+#: SCAN's COUNT hint (connect-redis uses 100; larger means fewer round trips).
+SCAN_COUNT = 1000
+
+_MS = timedelta(milliseconds=1)
+_US = timedelta(microseconds=1)
+_GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
+
+
+def scan_pattern(prefix: str) -> str:
+    """``prefix*`` with the prefix's glob characters escaped, so ``a*:`` matches only itself."""
+    return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
+
+
+@contextmanager
+def _wrap_errors(operation: str, sid: str | None) -> Iterator[None]:
+    """Every client failure (connection, timeout, cluster down, ...) becomes a StoreError."""
+    try:
+        yield
+    except (RedisError, RedisClusterException) as exc:
+        raise StoreError(operation, sid, exc) from exc
+
+
+class _RedisBase:
+    """What both stores share: naming, TTL arithmetic and decoding; no I/O."""
+
+    def __init__(self, prefix: str, clock: Clock | None) -> None:
+        if not isinstance(prefix, str):
+            raise ConfigError("prefix", f"must be a string, not {prefix!r}")
+        self.prefix = prefix
+        self._prefix_bytes = prefix.encode()
+        self._pattern = scan_pattern(prefix)
+        self._clock: Clock = clock or utcnow
+        self._owns_client = False
+
+    def _key(self, sid: str) -> str:
+        return self.prefix + sid
+
+    def _sid(self, key: bytes | str) -> str:
+        if isinstance(key, bytes):
+            return key[len(self._prefix_bytes) :].decode("utf-8", "surrogateescape")
+        return key[len(self.prefix) :]
+
+    def _ttl_ms(self, record: Mapping[str, Any]) -> int:
+        """Milliseconds left, rounded up (connect-redis's ``_getTTL`` rounds up to seconds);
+        one day when the cookie has no expiry. May be <= 0: then the session is over."""
+        when = expires_at(record)
+        if when is None:
+            return DEFAULT_TTL // _MS
+        micros = (when - self._clock()) // _US
+        return -(-micros // 1000)
+
+    def _decode(self, sid: str, raw: bytes | str | None) -> Record | None:
+        if raw is None:
+            return None
+        record = decode_record(raw)
+        if record is None:
+            logger.warning(
+                "redis store: ignoring a stored value that is not a session record (session %s)",
+                sid_prefix(sid),
+            )
+        return record
+
+    def _collect(self, keys: Sequence[bytes | str], values: Sequence[Any]) -> dict[str, Record]:
+        found: dict[str, Record] = {}
+        for key, raw in zip(keys, values):
+            sid = self._sid(key)
+            record = self._decode(sid, raw)
+            if record is not None:
+                found[sid] = record
+        return found
+
+
+class RedisStore(_RedisBase):
+    """A synchronous store on ``redis.Redis`` or ``redis.cluster.RedisCluster``.
+
+    The client is used as given (never replaced or reconfigured); it reconnects on its own after
+    an outage, so the same store keeps working once Redis is back.
+    """
+
+    #: Network I/O: async adapters run these methods in a worker thread.
+    never_blocks: ClassVar[bool] = False
+
+    def __init__(
+        self, client: SyncClient, *, prefix: str = "sess:", clock: Clock | None = None
+    ) -> None:
+        super().__init__(prefix, clock)
+        given: object = client  # the annotation says sync; check what really came in
+        if isinstance(given, (redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster)):
+            raise ConfigError("client", "this is an asyncio client: use AsyncRedisStore")
+        self.client = client
+        self._cluster = isinstance(client, redis.cluster.RedisCluster)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sess:",
+        clock: Clock | None = None,
+        cluster: bool = False,
+        **client_options: Any,
+    ) -> RedisStore:
+        """A store that owns its client (closed by ``close()``); ``cluster=True`` for a
+        Redis Cluster URL (any one node; the others are discovered)."""
+        client: SyncClient
+        if cluster:
+            client = redis.cluster.RedisCluster.from_url(url, **client_options)
+        else:
+            client = redis.Redis.from_url(url, **client_options)
+        store = cls(client, prefix=prefix, clock=clock)
+        store._owns_client = True
+        return store
+
+    def get(self, sid: str) -> Record | None:
+        """``GET prefix+sid``; a value that is not a session record reads as missing."""
+        with _wrap_errors("get", sid):
+            raw = self._c.get(self._key(sid))
+        return self._decode(sid, raw)
+
+    def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        """``SET key json PX ttl`` in one command, or ``DEL`` when already expired."""
+        value = encode_record(record)  # InvalidRecordError before any I/O
+        ttl = self._ttl_ms(record)
+        with _wrap_errors("set", sid):
+            if ttl > 0:
+                self._c.set(self._key(sid), value, px=ttl)
+            else:
+                self._c.delete(self._key(sid))
+
+    def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        """``PEXPIRE key ttl``: a new lifetime, the stored bytes untouched (connect-redis's
+        ``EXPIRE``); a missing or expired key stays missing, a ttl <= 0 deletes it."""
+        ttl = self._ttl_ms(record)
+        with _wrap_errors("touch", sid):
+            self._c.pexpire(self._key(sid), ttl)
+
+    def destroy(self, sid: str) -> None:
+        with _wrap_errors("destroy", sid):
+            self._c.delete(self._key(sid))
+
+    def all(self) -> dict[str, Record]:
+        """Every live session under the prefix, by id."""
+        with _wrap_errors("all", None):
+            keys = self._scan()
+            found: dict[str, Record] = {}
+            for start in range(0, len(keys), BATCH):
+                batch = keys[start : start + BATCH]
+                values = self._c.mget_nonatomic(batch) if self._cluster else self._c.mget(batch)
+                found.update(self._collect(batch, values))
+        return found
+
+    def length(self) -> int:
+        with _wrap_errors("length", None):
+            return len(self._scan())
+
+    def clear(self) -> None:
+        """Delete every key under the prefix (and nothing else). On a cluster, redis-py splits
+        each ``DEL`` by hash slot, as a multi-key DEL across slots is refused."""
+        with _wrap_errors("clear", None):
+            keys = self._scan()
+            for start in range(0, len(keys), BATCH):
+                self._c.delete(*keys[start : start + BATCH])
+
+    def close(self) -> None:
+        """Close the client if ``from_url`` created it; a client you passed in stays yours."""
+        if self._owns_client:
+            self._c.close()
+
+    @property
+    def _c(self) -> Any:
+        # redis-py's return types are a sync/async union; the store knows which side it is on.
+        return self.client
+
+    def _scan(self) -> list[bytes | str]:
+        # SCAN may repeat keys; RedisCluster.scan_iter walks every primary.
+        return list(dict.fromkeys(self._c.scan_iter(match=self._pattern, count=SCAN_COUNT)))
+
+
+class AsyncRedisStore(_RedisBase):
+    """The same store on ``redis.asyncio.Redis`` / ``redis.asyncio.cluster.RedisCluster``.
+
+    redis-py's asyncio clients connect lazily, in the loop that runs the first command, so a
+    store may be built before the loop starts; it then belongs to that loop, like its client.
+    """
+
+    def __init__(
+        self, client: AsyncClient, *, prefix: str = "sess:", clock: Clock | None = None
+    ) -> None:
+        super().__init__(prefix, clock)
+        given: object = client
+        if isinstance(given, (redis.Redis, redis.cluster.RedisCluster)):
+            raise ConfigError("client", "this is a synchronous client: use RedisStore")
+        self.client = client
+        self._cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "sess:",
+        clock: Clock | None = None,
+        cluster: bool = False,
+        **client_options: Any,
+    ) -> AsyncRedisStore:
+        """A store that owns its client (closed by ``aclose()``); ``cluster=True`` for a
+        Redis Cluster URL."""
+        client: AsyncClient
+        if cluster:
+            client = redis.asyncio.cluster.RedisCluster.from_url(url, **client_options)
+        else:
+            client = redis.asyncio.Redis.from_url(url, **client_options)
+        store = cls(client, prefix=prefix, clock=clock)
+        store._owns_client = True
+        return store
+
+    async def get(self, sid: str) -> Record | None:
+        with _wrap_errors("get", sid):
+            client = await self._ready()
+            raw = await client.get(self._key(sid))
+        return self._decode(sid, raw)
+
+    async def set(self, sid: str, record: Mapping[str, Any]) -> None:
+        value = encode_record(record)
+        ttl = self._ttl_ms(record)
+        with _wrap_errors("set", sid):
+            client = await self._ready()
+            if ttl > 0:
+                await client.set(self._key(sid), value, px=ttl)
+            else:
+                await client.delete(self._key(sid))
+
+    async def touch(self, sid: str, record: Mapping[str, Any]) -> None:
+        ttl = self._ttl_ms(record)
+        with _wrap_errors("touch", sid):
+            client = await self._ready()
+            await client.pexpire(self._key(sid), ttl)
+
+    async def destroy(self, sid: str) -> None:
+        with _wrap_errors("destroy", sid):
+            client = await self._ready()
+            await client.delete(self._key(sid))
+
+    async def all(self) -> dict[str, Record]:
+        with _wrap_errors("all", None):
+            client = await self._ready()
+            keys = await self._scan(client)
+            found: dict[str, Record] = {}
+            for start in range(0, len(keys), BATCH):
+                batch = keys[start : start + BATCH]
+                if self._cluster:
+                    values = await client.mget_nonatomic(batch)
+                else:
+                    values = await client.mget(batch)
+                found.update(self._collect(batch, values))
+        return found
+
+    async def length(self) -> int:
+        with _wrap_errors("length", None):
+            return len(await self._scan(await self._ready()))
+
+    async def clear(self) -> None:
+        with _wrap_errors("clear", None):
+            client = await self._ready()
+            keys = await self._scan(client)
+            for start in range(0, len(keys), BATCH):
+                await client.delete(*keys[start : start + BATCH])
+
+    async def aclose(self) -> None:
+        """Close the client if ``from_url`` created it; a client you passed in stays yours."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    @property
+    def _client(self) -> Any:
+        return self.client
+
+    async def _ready(self) -> Any:
+        """The client, safe for many first commands at once. redis-py's asyncio RedisCluster
+        discovers the cluster on first use, and concurrent first commands can race that
+        discovery (redis-py 8.1: AttributeError from a connection replaced mid-handshake).
+        Initialising explicitly first avoids it; once done it is a flag check."""
+        if self._cluster:
+            await self._client.initialize()
+        return self._client
+
+    async def _scan(self, client: Any) -> list[bytes | str]:
+        keys: dict[bytes | str, None] = {}
+        async for key in client.scan_iter(match=self._pattern, count=SCAN_COUNT):
+            keys[key] = None
+        return list(keys)

@@ -1,0 +1,406 @@
+"""RedisStore / AsyncRedisStore against real servers: standalone and a 3-node cluster.
+
+The contract suite runs four times (sync/async x standalone/cluster); the tests below it pin
+what only Redis has: the TTL on the key, connect-redis's touch, SCAN over the prefix only, keys
+spread across cluster nodes, and recovery of the same store object after an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.crc import key_slot
+from servers import RedisServer, free_port
+
+from coatcheck import StoreError
+from coatcheck._errors import InvalidRecordError
+from coatcheck.stores import AsyncRedisStore, RedisStore, encode_record
+from coatcheck.testing import AsyncStoreContract, FakeClock, StoreContract, make_record
+
+pytestmark = pytest.mark.redis
+
+DAY_MS = 86_400_000
+
+
+# -- the contract, four ways ------------------------------------------------------------------
+
+
+class TestRedisStoreContract(StoreContract):
+    server_side_expiry = True
+    touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
+
+    @pytest.fixture
+    def store(self, clock: FakeClock, redis_url: str, redis_prefix: str) -> Iterator[RedisStore]:
+        store = RedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
+        yield store
+        store.clear()
+        store.close()
+
+
+class TestRedisClusterStoreContract(StoreContract):
+    server_side_expiry = True
+    touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
+
+    @pytest.fixture
+    def store(
+        self, clock: FakeClock, redis_cluster_nodes: list[str], redis_prefix: str
+    ) -> Iterator[RedisStore]:
+        store = RedisStore.from_url(
+            redis_cluster_nodes[0], cluster=True, prefix=redis_prefix, clock=clock
+        )
+        yield store
+        store.clear()
+        store.close()
+
+
+class TestAsyncRedisStoreContract(AsyncStoreContract):
+    server_side_expiry = True
+    touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
+
+    @pytest.fixture
+    def store(
+        self, clock: FakeClock, redis_url: str, redis_prefix: str
+    ) -> Iterator[AsyncRedisStore]:
+        # Built outside any loop; redis.asyncio connects on the first command, in the test's
+        # own asyncio.run loop, and the suite awaits aclose() in that same loop.
+        yield AsyncRedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
+        with redis.Redis.from_url(redis_url) as client:
+            RedisStore(client, prefix=redis_prefix).clear()
+
+
+class TestAsyncRedisClusterStoreContract(AsyncStoreContract):
+    server_side_expiry = True
+    touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
+
+    @pytest.fixture
+    def store(
+        self, clock: FakeClock, redis_cluster_nodes: list[str], redis_prefix: str
+    ) -> Iterator[AsyncRedisStore]:
+        yield AsyncRedisStore.from_url(
+            redis_cluster_nodes[0], cluster=True, prefix=redis_prefix, clock=clock
+        )
+        with redis.cluster.RedisCluster.from_url(redis_cluster_nodes[0]) as client:
+            RedisStore(client, prefix=redis_prefix).clear()
+
+
+# -- standalone specifics ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(redis_url: str, redis_prefix: str) -> Iterator[redis.Redis]:
+    """A client on the shared server; keys under this test's prefix are deleted afterwards."""
+    with redis.Redis.from_url(redis_url) as client:
+        yield client
+        RedisStore(client, prefix=redis_prefix).clear()
+
+
+@pytest.fixture
+def store(client: redis.Redis, redis_prefix: str, clock: FakeClock) -> RedisStore:
+    return RedisStore(client, prefix=redis_prefix, clock=clock)
+
+
+def test_client_is_used_as_given(client: redis.Redis) -> None:
+    assert RedisStore(client).client is client
+    assert RedisStore(client).prefix == "sess:"
+
+
+def test_key_is_prefix_plus_sid_and_value_the_express_json(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    record = make_record(clock(), 60, user="bob", note="Grüße")
+    store.set("abc", record)
+    assert client.get(redis_prefix + "abc") == encode_record(record).encode()
+    assert client.type(redis_prefix + "abc") == b"string"
+
+
+def test_ttl_follows_cookie_expires(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    store.set("abc", make_record(clock(), 60))
+    assert client.ttl(redis_prefix + "abc") == 60
+    assert 59_000 < client.pttl(redis_prefix + "abc") <= 60_000
+
+
+def test_ttl_is_one_day_without_expires(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    store.set("abc", make_record(clock(), None))
+    assert client.ttl(redis_prefix + "abc") == 86_400
+    assert DAY_MS - 1_000 < client.pttl(redis_prefix + "abc") <= DAY_MS
+
+
+def test_setting_an_expired_record_deletes_the_key(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    store.set("abc", make_record(clock(), 60))
+    store.set("abc", make_record(clock(), -1))
+    assert client.exists(redis_prefix + "abc") == 0
+
+
+def test_touch_extends_the_ttl_and_leaves_the_value_bytes(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    store.set("abc", make_record(clock(), 10, user="bob"))
+    before = client.get(redis_prefix + "abc")
+    assert client.pttl(redis_prefix + "abc") <= 10_000
+    store.touch("abc", make_record(clock(), 3600, user="somebody else"))
+    assert 3_599_000 < client.pttl(redis_prefix + "abc") <= 3_600_000
+    assert client.get(redis_prefix + "abc") == before
+
+
+def test_touch_of_a_missing_session_creates_nothing(
+    store: RedisStore, client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    store.touch("nobody", make_record(clock(), 60))
+    assert client.exists(redis_prefix + "nobody") == 0
+
+
+@pytest.mark.parametrize("raw", [b'"a string"', b"[1, 2]", b"{}", b'{"cookie": 1}', b"not json"])
+def test_a_stored_value_that_is_no_record_reads_as_none_and_warns(
+    store: RedisStore,
+    client: redis.Redis,
+    redis_prefix: str,
+    raw: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sid = "0123456789abcdefghijklmnopqrstuv"
+    client.set(redis_prefix + sid, raw)
+    with caplog.at_level(logging.WARNING, logger="coatcheck"):
+        assert store.get(sid) is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "012345" in caplog.text
+    assert sid not in caplog.text
+    assert store.all() == {}
+
+
+def test_one_command_per_get_set_touch_destroy(
+    store: RedisStore, client: redis.Redis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands: list[str] = []
+    execute = client.execute_command
+
+    def spy(*args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", spy)
+    record = make_record(clock(), 60, user="bob")
+    store.set("abc", record)
+    store.get("abc")
+    store.touch("abc", record)
+    store.destroy("abc")
+    assert commands == ["SET", "GET", "PEXPIRE", "DEL"]
+
+
+def test_scan_covers_only_the_prefix_even_with_glob_characters(
+    client: redis.Redis, redis_prefix: str, clock: FakeClock
+) -> None:
+    prefix = redis_prefix + "we*ird[1]?\\:"
+    store = RedisStore(client, prefix=prefix, clock=clock)
+    decoys = [
+        redis_prefix + "weXYZird1Q:decoy",  # matches the prefix if it were an unescaped glob
+        redis_prefix + "we",
+        "sess:someone-elses",
+    ]
+    for key in decoys:
+        client.set(key, encode_record(make_record(clock(), 60)), px=60_000)
+    try:
+        for n in range(5):
+            store.set(f"s{n}", make_record(clock(), 60, n=n))
+        assert store.length() == 5
+        assert sorted(store.all()) == [f"s{n}" for n in range(5)]
+        store.clear()
+        assert store.length() == 0
+        assert client.exists(*decoys) == len(decoys)
+    finally:
+        client.delete(*decoys)
+
+
+def test_many_sessions_in_batches(store: RedisStore, clock: FakeClock) -> None:
+    for n in range(1_200):  # more than one SCAN page and one MGET/DEL batch
+        store.set(f"s{n:04d}", make_record(clock(), 60, n=n))
+    found = store.all()
+    assert len(found) == store.length() == 1_200
+    assert found["s0042"]["n"] == 42
+    store.clear()
+    assert store.length() == 0
+
+
+def test_a_decode_responses_client_works(
+    redis_url: str, redis_prefix: str, clock: FakeClock
+) -> None:
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        store = RedisStore(client, prefix=redis_prefix, clock=clock)
+        record = make_record(clock(), 60, user="Zoë")
+        store.set("abc", record)
+        assert store.get("abc") == record
+        assert store.all() == {"abc": record}
+        store.clear()
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def _nothing_listening() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def test_every_operation_fails_with_store_error_naming_it(clock: FakeClock) -> None:
+    store = RedisStore.from_url(_nothing_listening(), clock=clock)
+    record = make_record(clock(), 60)
+    calls: dict[str, Callable[[], object]] = {
+        "get": lambda: store.get("abcdefghij"),
+        "set": lambda: store.set("abcdefghij", record),
+        "touch": lambda: store.touch("abcdefghij", record),
+        "destroy": lambda: store.destroy("abcdefghij"),
+        "all": store.all,
+        "length": store.length,
+        "clear": store.clear,
+    }
+    for operation, call in calls.items():
+        with pytest.raises(StoreError) as info:
+            call()
+        assert info.value.operation == operation
+        assert isinstance(info.value.cause, redis.exceptions.ConnectionError)
+        assert "abcdefghij" not in str(info.value)
+    store.close()
+
+
+def test_a_bad_record_is_rejected_before_any_io(clock: FakeClock) -> None:
+    store = RedisStore.from_url(_nothing_listening(), clock=clock)
+    with pytest.raises(InvalidRecordError):
+        store.set("abc", make_record(clock(), 60, bad={1, 2}))
+    store.close()
+
+
+def test_outage_then_the_same_store_recovers(private_redis: RedisServer, clock: FakeClock) -> None:
+    store = RedisStore.from_url(private_redis.url, clock=clock)
+    record = make_record(clock(), 60, user="bob")
+    store.set("abc", record)
+    assert store.get("abc") == record
+
+    private_redis.stop()  # SIGTERM to the server's PID
+    for operation, call in [
+        ("get", lambda: store.get("abc")),
+        ("set", lambda: store.set("abc", record)),
+        ("touch", lambda: store.touch("abc", record)),
+        ("destroy", lambda: store.destroy("abc")),
+        ("length", store.length),
+    ]:
+        with pytest.raises(StoreError, match=f"store {operation} failed"):
+            call()
+
+    private_redis.start()  # same port, empty (no persistence)
+    assert store.get("abc") is None
+    store.set("abc", record)
+    assert store.get("abc") == record
+    store.close()
+
+
+def test_async_outage_then_the_same_store_recovers(
+    private_redis: RedisServer, clock: FakeClock
+) -> None:
+    async def scenario() -> None:
+        store = AsyncRedisStore.from_url(private_redis.url, clock=clock)
+        record = make_record(clock(), 60, user="bob")
+        await store.set("abc", record)
+        private_redis.stop()
+        for operation in ("get", "destroy"):
+            with pytest.raises(StoreError, match=f"store {operation} failed"):
+                await getattr(store, operation)("abc")
+        with pytest.raises(StoreError, match="store set failed"):
+            await store.set("abc", record)
+        private_redis.start()
+        await store.set("abc", record)
+        assert await store.get("abc") == record
+        await store.aclose()
+
+    asyncio.run(scenario())
+
+
+# -- cluster ----------------------------------------------------------------------------------
+
+
+def _keys_per_node(client: redis.cluster.RedisCluster, prefix: str) -> dict[str, int]:
+    counts = {}
+    for node in client.get_primaries():
+        with redis.Redis(host=node.host, port=node.port) as direct:
+            counts[node.name] = sum(1 for _ in direct.scan_iter(match=prefix + "*", count=1000))
+    return counts
+
+
+def test_cluster_spreads_sessions_and_all_length_clear_see_every_node(
+    redis_cluster_nodes: list[str], redis_prefix: str, clock: FakeClock
+) -> None:
+    with redis.cluster.RedisCluster.from_url(redis_cluster_nodes[0]) as client:
+        store = RedisStore(client, prefix=redis_prefix, clock=clock)
+        sids = [f"sid-{n}" for n in range(300)]
+        for n, sid in enumerate(sids):
+            store.set(sid, make_record(clock(), 60, n=n))
+        decoy = "coatcheck-decoy:" + redis_prefix
+        client.set(decoy, b"{}", px=60_000)
+
+        per_node = _keys_per_node(client, redis_prefix)
+        assert len(per_node) == 3, per_node
+        assert all(count > 0 for count in per_node.values()), per_node
+        assert sum(per_node.values()) == 300
+        assert len({key_slot((redis_prefix + sid).encode()) for sid in sids}) > 100
+
+        found = store.all()
+        assert len(found) == store.length() == 300
+        assert found["sid-7"]["n"] == 7
+        store.clear()
+        assert store.length() == 0
+        assert sum(_keys_per_node(client, redis_prefix).values()) == 0
+        assert client.exists(decoy) == 1
+        client.delete(decoy)
+
+
+def test_async_cluster_all_length_clear_see_every_node(
+    redis_cluster_nodes: list[str], redis_prefix: str, clock: FakeClock
+) -> None:
+    async def scenario() -> None:
+        client = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster_nodes[0])
+        store = AsyncRedisStore(client, prefix=redis_prefix, clock=clock)
+        assert store.client is client
+        await asyncio.gather(
+            *(store.set(f"sid-{n}", make_record(clock(), 60, n=n)) for n in range(200))
+        )
+        assert len(await store.all()) == await store.length() == 200
+        await store.clear()
+        assert await store.length() == 0
+        await store.aclose()  # not ours: the client stays open
+        assert await client.ping()
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_async_cluster_takes_many_concurrent_first_commands(
+    redis_cluster_nodes: list[str], redis_prefix: str, clock: FakeClock
+) -> None:
+    """Fifty first commands at once on a fresh client: redis-py 8.1's lazy cluster discovery
+    raced them (AttributeError about one run in ten) until the store initialised it first."""
+
+    async def scenario() -> None:
+        store = AsyncRedisStore.from_url(
+            redis_cluster_nodes[0], cluster=True, prefix=redis_prefix, clock=clock
+        )
+        record = make_record(clock(), 60)
+        await asyncio.gather(*(store.set(f"sid-{n}", record) for n in range(50)))
+        await store.aclose()
+
+    for _ in range(10):
+        asyncio.run(scenario())
+    with redis.cluster.RedisCluster.from_url(redis_cluster_nodes[0]) as client:
+        store = RedisStore(client, prefix=redis_prefix)
+        assert store.length() == 50
+        store.clear()
