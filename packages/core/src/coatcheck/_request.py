@@ -34,14 +34,18 @@ class RequestReceived:
     request: Any = None
 
     def __post_init__(self) -> None:
-        if self.now.tzinfo is None:
-            raise ValueError("RequestReceived.now must be timezone-aware")
-        # JavaScript dates have millisecond precision; keeping ours the same means a stored
-        # record reads back exactly as it was written.
-        millis = self.now.astimezone(timezone.utc).replace(
-            microsecond=self.now.microsecond // 1000 * 1000
-        )
-        object.__setattr__(self, "now", millis)
+        object.__setattr__(self, "now", js_time(self.now, "RequestReceived.now"))
+
+
+def js_time(now: datetime, what: str = "now") -> datetime:
+    """``now`` in UTC at millisecond precision; it must be timezone-aware.
+
+    JavaScript dates have millisecond precision; keeping ours the same means a stored record
+    reads back exactly as it was written.
+    """
+    if now.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return now.astimezone(timezone.utc).replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def is_secure(request: RequestReceived, proxy: bool | None) -> bool:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ._errors import CoatcheckError
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from ._cycle import SessionCycle
     from ._session_cookie import SessionCookie
 
@@ -133,6 +135,12 @@ class Session(dict[str, Any]):
         _check_key(_RESERVED if _RESERVED in incoming else None)
         self.accessed = True
         super().update(incoming)
+
+    # ``session |= {...}``: dict's own ``|=`` skips update(), so tracking and the reserved key.
+    # (mypy insists an in-place operator match dict.__or__'s generic overload.)
+    def __ior__(self, other: Any) -> Self:  # type: ignore[override,misc]
+        self.update(other)
+        return self
 
     def copy(self) -> dict[str, Any]:
         self.accessed = True
