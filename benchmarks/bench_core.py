@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.middleware.sessions import SessionMiddleware as StarletteSessions
 
-from coatcheck import RequestReceived, SessionConfig, SyncDriver
+from coatcheck import RequestReceived, SessionConfig, SyncDriver, SyncSession
 from coatcheck.stores import MemoryStore
 from coatcheck_asgi import SessionMiddleware as CoatcheckSessions
 
@@ -39,7 +39,7 @@ def core_cases() -> dict[str, float]:
     config = SessionConfig.from_options(
         secret=SECRET, store=MemoryStore(), resave=False, save_uninitialized=True
     )
-    driver = SyncDriver(config)
+    driver: SyncDriver[SyncSession] = SyncDriver(config)
 
     def cycle(cookie: str | None, change: bool) -> str | None:
         now = datetime.now(timezone.utc)

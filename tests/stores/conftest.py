@@ -13,18 +13,13 @@ afterwards, so a shared server (from the environment) is never wiped.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-# `tests/` is not a package: make its `servers` module importable for every store test.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from servers import (
+from tests.servers import (
     PostgresServer,
     RedisClusterServer,
     RedisServer,

@@ -20,11 +20,11 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
-from servers import PostgresServer, free_port
 
 from coatcheck import InvalidRecordError, StoreError
 from coatcheck.stores import AsyncPostgresStore, PostgresStore, encode_record
 from coatcheck.testing import AsyncStoreContract, FakeClock, StoreContract, make_record
+from tests.servers import PostgresServer, free_port
 
 pytestmark = pytest.mark.postgres
 

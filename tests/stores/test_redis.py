@@ -18,12 +18,12 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 from redis.crc import key_slot
-from servers import RedisServer, free_port
 
 from coatcheck import StoreError
 from coatcheck._errors import InvalidRecordError
 from coatcheck.stores import AsyncRedisStore, RedisStore, encode_record
 from coatcheck.testing import AsyncStoreContract, FakeClock, StoreContract, make_record
+from tests.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
