@@ -1,0 +1,135 @@
+"""A Django ``SessionBase`` whose data is a core ``SessionCycle``'s session.
+
+The middleware hands over the cycle it loaded for the request. Built alone
+(``SessionStore(key)`` in the test client, a management command) it makes its own cycle from a
+synthetic request and loads it lazily, on first use, as Django's backends do: ``load()`` from
+sync code, ``aload()`` from async code. Every store effect runs through the core's drivers
+(``run_sync`` / ``run_async``), so store failures surface as ``StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from coatcheck import (
+    Phase,
+    Session,
+    SessionConfig,
+    SessionCycle,
+    StoreGet,
+    StoreOperation,
+    run_async,
+    run_sync,
+)
+
+from ._keys import cookie_value, synthetic_request
+from ._settings import load_config
+
+Cycle = SessionCycle[Session]
+Record = dict[str, Any]
+
+
+class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type hints
+    """The plumbing: which cycle, loading it, running its store operations, its data."""
+
+    def __init__(
+        self,
+        session_key: str | None = None,
+        *,
+        cycle: Cycle | None = None,
+        detached: bool = False,
+    ) -> None:
+        """``SessionStore(key)`` as Django calls it; ``cycle=`` binds the middleware's cycle;
+        ``detached=True`` is an empty session that is never saved (outside the cookie path,
+        where contrib.auth still needs ``request.session`` to exist)."""
+        self._cycle: Cycle | None = cycle
+        self._pending: StoreGet | None = None
+        self._orphan: dict[str, Any] = {}  # a detached session's data
+        if cycle is None and not detached:
+            config = load_config()
+            self._cycle = SessionCycle(config, synthetic_request(config, session_key), Session)
+            self._pending = self._cycle.begin()
+        super().__init__(session_key)
+
+    @property
+    def config(self) -> SessionConfig | None:
+        return None if self._cycle is None else self._cycle.config
+
+    # -- loading and running ------------------------------------------------------------------
+    def _active(self) -> Cycle | None:
+        """The cycle, loaded (a sync store read on first use); ``None`` when detached."""
+        if self._pending is not None and self._cycle is not None:
+            (record,) = run_sync(self._cycle.config.store, [self._pending])
+            self._pending = None
+            self._cycle.loaded(record)
+        return self._cycle
+
+    async def _aactive(self) -> Cycle | None:
+        if self._pending is not None and self._cycle is not None:
+            (record,) = await run_async(self._cycle.config.async_store, [self._pending])
+            self._pending = None
+            self._cycle.loaded(record)
+        return self._cycle
+
+    def _run(self, operations: Sequence[StoreOperation]) -> list[Record | None]:
+        cycle = self._active()
+        return [] if cycle is None else run_sync(cycle.config.store, operations)
+
+    async def _arun(self, operations: Sequence[StoreOperation]) -> list[Record | None]:
+        cycle = await self._aactive()
+        return [] if cycle is None else await run_async(cycle.config.async_store, operations)
+
+    # -- the data -------------------------------------------------------------------------------
+    def _data(self, cycle: Cycle | None) -> dict[str, Any]:
+        return self._orphan if cycle is None else cycle.session
+
+    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        return self._data(self._active())
+
+    async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        return self._data(await self._aactive())
+
+    _session = property(_get_session)
+
+    @property
+    def _session_cache(self) -> dict[str, Any]:
+        if self._pending is not None:
+            raise AttributeError("_session_cache")  # Django's "not loaded yet"
+        return self._data(self._cycle)
+
+    @_session_cache.setter
+    def _session_cache(self, data: dict[str, Any]) -> None:
+        cycle = self._active()
+        if cycle is None:
+            self._orphan = dict(data)
+        else:
+            cycle.replace(data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._session)
+
+    def __len__(self) -> int:
+        return len(self._session)
+
+    def __bool__(self) -> bool:
+        return True  # a Django session is always truthy (the test client relies on it)
+
+    # -- the key ----------------------------------------------------------------------------------
+    @property
+    def session_key(self) -> str | None:
+        """The signed cookie value (what the cookie carries); ``None`` once destroyed/detached."""
+        cycle = self._cycle
+        if cycle is None or cycle.destroyed or cycle.phase is Phase.OUT_OF_SCOPE:
+            return None
+        sid = cycle.cookie_id if self._pending is not None else cycle.session_id
+        return cookie_value(cycle.config, sid) if isinstance(sid, str) and sid else None
+
+    def __repr__(self) -> str:
+        cycle = self._cycle
+        state = "detached" if cycle is None else cycle.id_prefix
+        return f"<{type(self).__name__} {state}>"

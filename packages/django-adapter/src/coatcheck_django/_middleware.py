@@ -1,0 +1,154 @@
+"""``SessionMiddleware``: Django's request/response translated to and from the core.
+
+Sync and async capable (Django picks per stack). Per request: the request's facts go to the
+core's driver, which loads the session before the view runs; ``request.session`` is a
+``SessionStore`` bound to that cycle; after the view, the driver decides and runs the store
+operations *before* the response is returned, so a failing store is a 500 (Django's error
+handling) and never a lost write behind a 200. The Set-Cookie is put into
+``response.cookies`` as an ``ExactMorsel`` so it leaves byte for byte as express's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils.deprecation import MiddlewareMixin
+
+from coatcheck import (
+    AsyncDriver,
+    Decision,
+    RequestReceived,
+    Session,
+    SessionCycle,
+    SyncDriver,
+    vary_with_cookie,
+)
+
+from ._morsel import ExactMorsel
+from ._settings import engine_session_store, load_config
+from ._store import SessionStore
+
+Cycle = SessionCycle[Session]
+
+
+def cookie_headers(request: Any) -> str | list[str] | None:
+    """The raw Cookie header(s). Under ASGI each one is read from the scope: HTTP/2 browsers send
+    one header per cookie and Django (before ticket #36399) joins them with ",", not "; "."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping):
+        headers = scope.get("headers", ())
+        return [value.decode("latin1") for name, value in headers if name.lower() == b"cookie"]
+    return request.META.get("HTTP_COOKIE")  # type: ignore[no-any-return]
+
+
+def request_facts(request: Any) -> RequestReceived:
+    """What the core needs to know about a Django request."""
+    meta = request.META
+    return RequestReceived(
+        now=datetime.now(timezone.utc),
+        cookie_header=cookie_headers(request),
+        path=request.path,
+        # The scheme the server itself saw (WSGI url_scheme / ASGI scope), before
+        # SECURE_PROXY_SSL_HEADER; is_secure() is Django's verdict, used when proxy=None.
+        direct_tls=request._get_scheme() == "https",
+        forwarded_proto=meta.get("HTTP_X_FORWARDED_PROTO"),
+        framework_secure=request.is_secure(),
+        request=request,
+    )
+
+
+class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
+    """Put it in ``MIDDLEWARE`` in place of Django's (it subclasses Django's, so checks such as
+    admin.E410 are satisfied); options come from ``settings.COATCHECK``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        # Django's own __init__ would import SESSION_ENGINE blindly; only the mixin's async
+        # detection is wanted (it marks us a coroutine function when get_response is one).
+        MiddlewareMixin.__init__(self, get_response)
+        self.SessionStore: type[SessionStore] = engine_session_store()
+        self.config = load_config()  # ConfigError here, at start-up
+        self.driver = SyncDriver(self.config, Session)
+        self.async_driver = AsyncDriver(self.config, Session)
+
+    def __call__(self, request: Any) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        cycle = self.driver.begin(request_facts(request))
+        session = self._attach(request, cycle)
+        response = self.get_response(request)
+        if cycle is None:
+            return response
+        self._note_replacement(request, cycle, session)
+        self._apply(response, self.driver.end(cycle, datetime.now(timezone.utc)))
+        self._save_after_streaming(response, cycle)
+        return response
+
+    async def __acall__(self, request: Any) -> Any:
+        cycle = await self.async_driver.begin(request_facts(request))
+        session = self._attach(request, cycle)
+        response = await self.get_response(request)
+        if cycle is None:
+            return response
+        self._note_replacement(request, cycle, session)
+        self._apply(response, await self.async_driver.end(cycle, datetime.now(timezone.utc)))
+        self._save_after_streaming(response, cycle)
+        return response
+
+    # -- translation ----------------------------------------------------------------------------
+    def _attach(self, request: Any, cycle: Cycle | None) -> SessionStore:
+        """``request.session``: bound to the cycle, or detached outside the cookie path."""
+        session = (
+            self.SessionStore(detached=True) if cycle is None else self.SessionStore(cycle=cycle)
+        )
+        request.session = session
+        return session
+
+    @staticmethod
+    def _note_replacement(request: Any, cycle: Cycle, session: SessionStore) -> None:
+        """``del request.session`` unsets; ``request.session = {...}`` replaces the data."""
+        current = getattr(request, "session", None)
+        if current is session or getattr(current, "_cycle", None) is cycle:
+            return
+        if current is None:
+            cycle.set_unset()
+        elif isinstance(current, (SessionBase, Mapping)):
+            cycle.replace(dict(current.items()))
+        else:
+            raise TypeError(f"request.session must be a session or a mapping, not {current!r}")
+
+    def _apply(self, response: Any, decision: Decision) -> None:
+        if decision.set_cookie is not None:
+            response.cookies[self.config.name] = ExactMorsel(decision.set_cookie)
+        if decision.vary_cookie:
+            response.headers["Vary"] = vary_with_cookie(response.headers.get("Vary"))
+
+    def _save_after_streaming(self, response: Any, cycle: Cycle) -> None:
+        """A generator body can still change the session after the headers went out: save it
+        again once the body is done, as express does (the cookie decision already left)."""
+        if not isinstance(response, StreamingHttpResponse) or isinstance(response, FileResponse):
+            return
+        content = response.streaming_content
+        response.streaming_content = (
+            self._asave_late(content, cycle)
+            if response.is_async
+            else self._save_late(content, cycle)
+        )
+
+    def _save_late(self, content: Iterator[bytes], cycle: Cycle) -> Iterator[bytes]:
+        yield from content
+        self.driver.end_late(cycle)
+
+    async def _asave_late(
+        self, content: AsyncIterator[bytes], cycle: Cycle
+    ) -> AsyncIterator[bytes]:
+        async for chunk in content:
+            yield chunk
+        await self.async_driver.end_late(cycle)

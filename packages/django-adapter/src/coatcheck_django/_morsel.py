@@ -1,0 +1,49 @@
+"""A ``Morsel`` that emits the core's Set-Cookie string byte for byte.
+
+Django's ``response.set_cookie`` cannot write express's header (it sorts attributes, has no
+Priority, adds Max-Age). The handlers and the test client only ever look at
+``response.cookies``, so the adapter puts this morsel there: ``OutputString`` returns the exact
+string, while the usual attributes are filled in for code that inspects them
+(``response.cookies["sessionid"]["expires"]``). If anything later edits the morsel
+(``response.delete_cookie``), it falls back to ``Morsel``'s own rendering of the edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from http.cookies import Morsel
+from typing import Any
+
+
+class ExactMorsel(Morsel[str]):
+    """The session cookie, rendered exactly as the core decided it."""
+
+    def __init__(self, set_cookie: str) -> None:
+        super().__init__()
+        pair, *attributes = set_cookie.split("; ")
+        name, _, value = pair.partition("=")
+        self.set(name, value, value)  # value is already URL-encoded: what the cookie carries
+        for attribute in attributes:
+            key, _, attribute_value = attribute.partition("=")
+            if key.lower() in self._reserved:  # type: ignore[attr-defined]
+                self[key.lower()] = attribute_value or True
+        self._exact = set_cookie
+        self._snapshot = self._state()
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.key, self.value, self.coded_value, dict(self))
+
+    def OutputString(self, attrs: Container[str] | None = None) -> str:
+        if attrs is None and self._state() == getattr(self, "_snapshot", None):
+            return self._exact
+        return super().OutputString(attrs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Morsel pickles only key/value/coded_value; keep the exact string (cache middleware).
+        state: dict[str, Any] = super().__getstate__()  # type: ignore[misc]  # not in typeshed
+        return {**state, "exact": self._exact, "snapshot": self._snapshot}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._exact = state.pop("exact")
+        self._snapshot = state.pop("snapshot")
+        super().__setstate__(state)  # type: ignore[misc]

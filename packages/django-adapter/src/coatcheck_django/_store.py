@@ -1,0 +1,192 @@
+"""``SessionStore``: the ``SESSION_ENGINE`` class, and what ``request.session`` is.
+
+Django's persistence API is mapped onto express's session methods:
+
+============================  ===========================================================
+Django                        coatcheck (express)
+============================  ===========================================================
+``save(must_create=False)``   ``save()``: written now, not repeated at the end
+``cycle_key()``               ``regenerate(keep_data=True)``: new id, data kept (login)
+``flush()``                   ``clear()`` + ``regenerate()``: new id, no data (logout)
+``delete()``                  ``destroy()``; ``delete(key)`` destroys that (verified) id
+``create()``                  a new id for the current data, saved now
+``load()`` / ``exists(key)``  the store's ``get``
+``clear_expired()``           the store's ``prune()``, when it has one
+============================  ===========================================================
+
+Each has its native ``a``-prefixed coroutine, as do ``regenerate``/``destroy``/``reload``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.sessions.backends.base import CreateError
+
+from coatcheck import SessionCookie, StoreDestroy, StoreGet, run_async, run_sync
+
+from ._expiry import ExpiryMethods
+from ._keys import verified_id
+from ._settings import load_config
+
+
+class SessionStore(ExpiryMethods):
+    """A Django session (``SessionBase``) backed by coatcheck: express's cookie, store and rules.
+
+    Besides the whole Django API it has express's ``id`` (the bare id), ``cookie``,
+    ``regenerate(keep_data=False)``, ``destroy()``, ``reload()``, ``touch()`` and ``save()``.
+    """
+
+    # -- express ------------------------------------------------------------------------------
+    @property
+    def id(self) -> str | None:
+        """The bare session id (express's ``req.session.id``); ``None`` when detached."""
+        cycle = self._active()
+        return None if cycle is None else cycle.session_id
+
+    @property
+    def cookie(self) -> SessionCookie | None:
+        """This session's cookie settings (``max_age`` in seconds, ``expires`` ...)."""
+        cycle = self._active()
+        return None if cycle is None else cycle.cookie
+
+    def regenerate(self, *, keep_data: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data."""
+        cycle = self._active()
+        if cycle is not None:
+            self._run(cycle.regenerate(keep_data=keep_data))
+        self.modified = True
+
+    async def aregenerate(self, *, keep_data: bool = False) -> None:
+        cycle = await self._aactive()
+        if cycle is not None:
+            await self._arun(cycle.regenerate(keep_data=keep_data))
+        self.modified = True
+
+    def destroy(self) -> None:
+        """Delete the session from the store now; the browser is told to forget the cookie."""
+        cycle = self._active()
+        if cycle is not None:
+            self._run(cycle.destroy())
+
+    async def adestroy(self) -> None:
+        cycle = await self._aactive()
+        if cycle is not None:
+            await self._arun(cycle.destroy())
+
+    def reload(self) -> None:
+        """Replace the data with the stored copy (``coatcheck.SessionNotFound`` if gone)."""
+        cycle = self._active()
+        if cycle is not None:
+            (record,) = self._run(cycle.reload())
+            cycle.reloaded(record)
+
+    async def areload(self) -> None:
+        cycle = await self._aactive()
+        if cycle is not None:
+            (record,) = await self._arun(cycle.reload())
+            cycle.reloaded(record)
+
+    def touch(self) -> None:
+        """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
+        cycle = self._active()
+        if cycle is not None:
+            cycle.touch()
+
+    def save(self, must_create: bool = False) -> None:
+        """Write the session now (express's ``save``); ``must_create`` refuses an existing id."""
+        cycle = self._active()
+        if cycle is None:
+            return
+        if must_create and self._run([StoreGet(cycle.session_id)]) != [None]:
+            raise CreateError
+        self._run(cycle.save())
+
+    async def asave(self, must_create: bool = False) -> None:
+        cycle = await self._aactive()
+        if cycle is None:
+            return
+        if must_create and await self._arun([StoreGet(cycle.session_id)]) != [None]:
+            raise CreateError
+        await self._arun(cycle.save())
+
+    # -- Django ---------------------------------------------------------------------------------
+    def cycle_key(self) -> None:
+        self.regenerate(keep_data=True)
+
+    async def acycle_key(self) -> None:
+        await self.aregenerate(keep_data=True)
+
+    def flush(self) -> None:
+        self.clear()
+        self.regenerate()
+
+    async def aflush(self) -> None:
+        (await self._aget_session()).clear()
+        await self.aregenerate()
+
+    def clear(self) -> None:
+        self._session.clear()
+        self.modified = True
+
+    def is_empty(self) -> bool:
+        """No session id worth a cookie and no data (Django's own middleware's test)."""
+        return self.session_key is None or (self._pending is None and not self._session)
+
+    def create(self) -> None:
+        cycle = self._active()
+        if cycle is not None:
+            cycle.regenerate(keep_data=True)  # Django's create() leaves the old record alone,
+            self._run(cycle.save())  # so its StoreDestroy is not run; cycle_key() does run it
+
+    async def acreate(self) -> None:
+        cycle = await self._aactive()
+        if cycle is not None:
+            cycle.regenerate(keep_data=True)
+            await self._arun(cycle.save())
+
+    def delete(self, session_key: str | None = None) -> None:
+        cycle = self._active()
+        if cycle is None:
+            return
+        if session_key is None or session_key == self.session_key:
+            self._run(cycle.destroy())
+        elif (sid := verified_id(cycle.config, session_key)) is not None:
+            self._run([StoreDestroy(sid)])
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        cycle = await self._aactive()
+        if cycle is None:
+            return
+        if session_key is None or session_key == self.session_key:
+            await self._arun(cycle.destroy())
+        elif (sid := verified_id(cycle.config, session_key)) is not None:
+            await self._arun([StoreDestroy(sid)])
+
+    def exists(self, session_key: str | None) -> bool:
+        config = self.config
+        sid = None if config is None else verified_id(config, session_key)
+        if config is None or sid is None:
+            return False
+        return run_sync(config.store, [StoreGet(sid)]) != [None]
+
+    async def aexists(self, session_key: str | None) -> bool:
+        config = self.config
+        sid = None if config is None else verified_id(config, session_key)
+        if config is None or sid is None:
+            return False
+        return await run_async(config.async_store, [StoreGet(sid)]) != [None]
+
+    def load(self) -> dict[str, Any]:
+        return self._get_session()
+
+    async def aload(self) -> dict[str, Any]:
+        return await self._aget_session()
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        """``manage.py clearsessions``: the store's ``prune()``; stores without one expire
+        entries themselves (TTLs, expiry on read), so there is nothing to do."""
+        prune = getattr(load_config().store, "prune", None)
+        if callable(prune):
+            prune()
