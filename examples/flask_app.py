@@ -11,7 +11,7 @@ then open http://127.0.0.1:8003/ and log in with any name. The signing secret is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from _shared import (
     MAX_AGE,
@@ -26,12 +26,12 @@ from _shared import (
 from flask import Flask, redirect, request, session
 from werkzeug.wrappers import Response
 
-from coatcheck_flask import FlaskSession, Session
+from coatcheck_flask import FlaskSession, Session, current_session
 
 
 def express_session() -> FlaskSession:
     """``flask.session`` typed as coatcheck's: it has ``regenerate()``, ``save()`` ..."""
-    return cast(FlaskSession, session)
+    return current_session()
 
 
 def create_app(store: Any) -> Flask:

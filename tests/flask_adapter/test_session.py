@@ -256,3 +256,32 @@ def test_session_transaction_outside_the_cookie_path_is_refused(make_rig: MakeRi
     with client.session_transaction("/app") as sess:
         sess["a"] = 1
     assert client.get_cookie("session", path="/app") is not None
+
+
+def test_current_session_is_flask_session_typed_and_refuses_outside_the_path() -> None:
+    from flask import Flask, session
+
+    from coatcheck_flask import FlaskSession, Session, current_session
+
+    app = Flask(__name__)
+    app.secret_key = "k"
+    Session(app, resave=False, save_uninitialized=False, cookie={"path": "/app"})
+
+    @app.get("/app/in")
+    def inside() -> str:
+        found = current_session()
+        assert isinstance(found, FlaskSession)
+        assert found is session._get_current_object()  # type: ignore[attr-defined]
+        return "ok"
+
+    @app.get("/out")
+    def outside() -> str:
+        try:
+            current_session()
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    client = app.test_client()
+    assert client.get("/app/in").text == "ok"
+    assert "outside the cookie path" in client.get("/out").text

@@ -4,7 +4,7 @@ The browser keeps only a signed id; the data lives in a store. One line of wirin
 
     from flask import Flask, session
     from coatcheck.stores import SQLiteStore
-    from coatcheck_flask import Session
+    from coatcheck_flask import Session, current_session
 
     app = Flask(__name__)
     app.secret_key = "change me"          # signs the cookie (SECRET_KEY_FALLBACKS verify)
@@ -12,7 +12,7 @@ The browser keeps only a signed id; the data lives in a store. One line of wirin
 
     @app.post("/login")
     def login():
-        session.regenerate()              # new id against fixation; plain calls, not coroutines
+        current_session().regenerate()    # new id against fixation; plain calls, typed
         session["user"] = "ada"
         return "ok"
 """
@@ -24,7 +24,7 @@ from coatcheck import ConfigError, CookieOptions, StoreError
 from .__about__ import __version__
 from ._extension import Session
 from ._interface import CoatcheckSessionInterface
-from ._session import FlaskSession, OutsideCookiePathSession, unset_session
+from ._session import FlaskSession, OutsideCookiePathSession, current_session, unset_session
 
 __all__ = [
     "CoatcheckSessionInterface",
@@ -35,5 +35,6 @@ __all__ = [
     "Session",
     "StoreError",
     "__version__",
+    "current_session",
     "unset_session",
 ]

@@ -83,3 +83,14 @@ def unset_session() -> None:
     session = request_ctx.session
     if isinstance(session, FlaskSession):
         session.cycle.set_unset()
+
+
+def current_session() -> FlaskSession:
+    """``flask.session`` typed as what it is, so ``current_session().regenerate()`` type-checks.
+
+    Raises ``RuntimeError`` outside a request, or outside the cookie path (no session there).
+    """
+    session = request_ctx.session
+    if not isinstance(session, FlaskSession):
+        raise RuntimeError("no coatcheck session here: outside the cookie path, or not wired")
+    return session
