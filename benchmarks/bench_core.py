@@ -25,17 +25,20 @@ DATA = {"user": {"id": 42, "name": "Ada", "roles": ["admin", "dev"]}, "cart": [1
 ROUNDS, LOOPS = 7, 2000
 
 
-def median_us(fn: Callable[[], Any]) -> float:
-    samples = []
+def interleaved_us(fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Median µs per call of each function, the rounds interleaved so that drift in the
+    machine's speed hits every contender alike (ratios stay honest on a noisy machine)."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(ROUNDS):
-        start = time.perf_counter()
-        for _ in range(LOOPS):
-            fn()
-        samples.append((time.perf_counter() - start) / LOOPS * 1e6)
-    return statistics.median(samples)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(LOOPS):
+                fn()
+            samples[name].append((time.perf_counter() - start) / LOOPS * 1e6)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def core_cases() -> dict[str, float]:
+def core_cases() -> dict[str, Callable[[], Any]]:
     config = SessionConfig.from_options(
         secret=SECRET, store=MemoryStore(), resave=False, save_uninitialized=True
     )
@@ -56,9 +59,9 @@ def core_cases() -> dict[str, float]:
     assert first is not None
     cookie = first.split(";", 1)[0]
     return {
-        "new visitor": median_us(lambda: cycle(None, True)),
-        "returning, unchanged": median_us(lambda: cycle(cookie, False)),
-        "returning, changed": median_us(lambda: cycle(cookie, True)),
+        "new visitor": lambda: cycle(None, True),
+        "returning, unchanged": lambda: cycle(cookie, False),
+        "returning, changed": lambda: cycle(cookie, True),
     }
 
 
@@ -105,20 +108,20 @@ def asgi_runner(middleware: Any) -> Callable[[str | None, bool], list[tuple[byte
     return run
 
 
-def asgi_cases(middleware: Any) -> dict[str, float]:
+def asgi_cases(middleware: Any) -> dict[str, Callable[[], Any]]:
     run = asgi_runner(middleware)
     set_cookie = next(v for k, v in run(None, True) if k == b"set-cookie").decode()
     cookie = set_cookie.split(";", 1)[0]
     return {
-        "new visitor": median_us(lambda: run(None, True)),
-        "returning, unchanged": median_us(lambda: run(cookie, False)),
-        "returning, changed": median_us(lambda: run(cookie, True)),
+        "new visitor": lambda: run(None, True),
+        "returning, unchanged": lambda: run(cookie, False),
+        "returning, changed": lambda: run(cookie, True),
     }
 
 
 def main() -> None:
     store = MemoryStore()
-    rows = {
+    contenders = {
         "coatcheck core (SyncDriver + MemoryStore)": core_cases(),
         "coatcheck-asgi middleware + MemoryStore": asgi_cases(
             lambda app: CoatcheckSessions(
@@ -129,9 +132,16 @@ def main() -> None:
             lambda app: StarletteSessions(app, secret_key=SECRET)
         ),
     }
-    peer = rows["starlette SessionMiddleware (signed cookie)"]
-    cases = list(peer)
-    print(f"\nµs per request cycle (median of {ROUNDS} rounds x {LOOPS}); ratio = / starlette")
+    peer_label = "starlette SessionMiddleware (signed cookie)"
+    cases = list(contenders[peer_label])
+    rows: dict[str, dict[str, float]] = {label: {} for label in contenders}
+    for case in cases:
+        measured = interleaved_us({label: fns[case] for label, fns in contenders.items()})
+        for label, value in measured.items():
+            rows[label][case] = value
+    peer = rows[peer_label]
+    print(f"\nµs per request cycle (median of {ROUNDS} interleaved rounds x {LOOPS});")
+    print("ratio = this / starlette's cookie session (lower is faster)")
     print(f"{'':46}" + "".join(f"{c:>28}" for c in cases))
     for label, result in rows.items():
         cells = "".join(f"{result[c]:>16.1f} ({result[c] / peer[c]:>4.2f}x)   " for c in cases)

@@ -38,6 +38,8 @@ def to_json(value: Any) -> str:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
+    if text.isascii():
+        return text
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
