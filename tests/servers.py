@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 __all__ = [
     "PostgresServer",
@@ -129,7 +130,33 @@ def _redis_binary(name: str) -> str:
     return path
 
 
-class RedisServer:
+class _Managed:
+    """``with server:`` starts it (cleaning up if the start fails) and closes it on exit."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _M) -> _M:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+_M = TypeVar("_M", bound=_Managed)
+
+
+class RedisServer(_Managed):
     """One private ``redis-server`` (no persistence) on a free 127.0.0.1 port."""
 
     def __init__(self, *, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
@@ -188,21 +215,8 @@ class RedisServer:
         if self._owns_dir:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> RedisServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class RedisClusterServer:
+class RedisClusterServer(_Managed):
     """A Redis Cluster of ``size`` primaries and no replicas, each node a ``RedisServer``."""
 
     def __init__(self, size: int = 3) -> None:
@@ -262,19 +276,6 @@ class RedisClusterServer:
         for node in self.nodes:
             node.close()
 
-    def __enter__(self) -> RedisClusterServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
 
 # --------------------------------------------------------------------------------------------
 # PostgreSQL
@@ -300,7 +301,7 @@ def find_postgres_bin() -> Path:
     )
 
 
-class PostgresServer:
+class PostgresServer(_Managed):
     """A private PostgreSQL cluster (trust auth, fsync off) on a free 127.0.0.1 port.
 
     PostgreSQL refuses to run as root, so when we are root every server process runs as the
@@ -391,19 +392,6 @@ class PostgresServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------
