@@ -256,8 +256,10 @@ class SessionConfig:
         """What the cookie carries for ``sid``: ``s:<id>.<sig>``, URL-encoded as express does."""
         return encode_uri_component(sign_session_id(sid, self.signer))
 
-    def session_id_from(self, cookie_value: str) -> str | None:
+    def session_id_from(self, cookie_value: str | None) -> str | None:
         """The id inside a cookie value (URL-encoded or not); ``None`` unless it verifies."""
+        if not cookie_value:
+            return None
         return unsign_cookie_value(decode_uri_component(cookie_value), self.signer)
 
     def cookie_options_for(self, request: Any) -> CookieOptions:

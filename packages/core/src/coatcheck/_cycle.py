@@ -333,8 +333,8 @@ class SessionCycle(Generic[S]):
         if self.destroyed or self.unset or not isinstance(self.session_id, str):
             return []
         current_hash = data_hash(self.session)
-        already_saved = self._saved_id == self.session_id and self._saved_hash == current_hash
-        if current_hash == self._decided_hash or already_saved:  # e.g. a late explicit save()
+        already_saved = _decide.is_saved(self.facts(current_hash))  # e.g. a late explicit save()
+        if current_hash == self._decided_hash or already_saved:
             return []
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
         self._decided_hash = self._saved_hash = current_hash

@@ -25,7 +25,7 @@ from coatcheck import (
     run_sync,
 )
 
-from ._keys import cookie_value, synthetic_request
+from ._keys import synthetic_request
 from ._settings import load_config
 
 Cycle = SessionCycle[Session]
@@ -127,7 +127,7 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
         if cycle is None or cycle.destroyed or cycle.phase is Phase.OUT_OF_SCOPE:
             return None
         sid = cycle.cookie_id if self._pending is not None else cycle.session_id
-        return cookie_value(cycle.config, sid) if isinstance(sid, str) and sid else None
+        return cycle.config.cookie_value(sid) if isinstance(sid, str) and sid else None
 
     def __repr__(self) -> str:
         cycle = self._cycle

@@ -1,4 +1,4 @@
-"""Django's ``session_key`` is the signed cookie value; these helpers map it to and from ids.
+"""A Django session outside a request: a synthetic request whose cookie is the ``session_key``.
 
 A session built outside a request (the test client's ``SessionStore(key)``, a management
 command) gets a synthetic ``RequestReceived`` carrying the key as its cookie, so the core verifies
@@ -25,13 +25,3 @@ def synthetic_request(config: SessionConfig, session_key: str | None) -> Request
         path=request.path,
         request=request,
     )
-
-
-def verified_id(config: SessionConfig, session_key: str | None) -> str | None:
-    """The session id inside a signed ``session_key``; ``None`` unless the signature verifies."""
-    return config.session_id_from(session_key) if session_key else None
-
-
-def cookie_value(config: SessionConfig, sid: str) -> str:
-    """What the cookie carries for ``sid``: ``s:<id>.<signature>``, URL-encoded as express does."""
-    return config.cookie_value(sid)

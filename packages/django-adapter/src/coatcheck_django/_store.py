@@ -26,7 +26,6 @@ from django.contrib.sessions.backends.base import CreateError
 from coatcheck import SessionCookie, StoreDestroy, StoreGet, run_async, run_sync
 
 from ._expiry import ExpiryMethods
-from ._keys import verified_id
 from ._settings import load_config
 
 
@@ -151,7 +150,7 @@ class SessionStore(ExpiryMethods):
             return
         if session_key is None or session_key == self.session_key:
             self._run(cycle.destroy())
-        elif (sid := verified_id(cycle.config, session_key)) is not None:
+        elif (sid := cycle.config.session_id_from(session_key)) is not None:
             self._run([StoreDestroy(sid)])
 
     async def adelete(self, session_key: str | None = None) -> None:
@@ -160,19 +159,19 @@ class SessionStore(ExpiryMethods):
             return
         if session_key is None or session_key == self.session_key:
             await self._arun(cycle.destroy())
-        elif (sid := verified_id(cycle.config, session_key)) is not None:
+        elif (sid := cycle.config.session_id_from(session_key)) is not None:
             await self._arun([StoreDestroy(sid)])
 
     def exists(self, session_key: str | None) -> bool:
         config = self.config
-        sid = None if config is None else verified_id(config, session_key)
+        sid = None if config is None else config.session_id_from(session_key)
         if config is None or sid is None:
             return False
         return run_sync(config.store, [StoreGet(sid)]) != [None]
 
     async def aexists(self, session_key: str | None) -> bool:
         config = self.config
-        sid = None if config is None else verified_id(config, session_key)
+        sid = None if config is None else config.session_id_from(session_key)
         if config is None or sid is None:
             return False
         return await run_async(config.async_store, [StoreGet(sid)]) != [None]
