@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from ._async import to_async
 from ._codec import decode_record, encode_record, expires_at, is_expired, ttl_seconds
-from ._protocol import AsyncStore, Record, Store
+from ._protocol import (
+    AsyncLockingStore,
+    AsyncStore,
+    AsyncVersionedStore,
+    LockingStore,
+    Record,
+    Store,
+    Versioned,
+    VersionedStore,
+)
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -21,15 +30,20 @@ if TYPE_CHECKING:
     from .redis import AsyncRedisStore, RedisStore
 
 __all__ = [
+    "AsyncLockingStore",
     "AsyncPostgresStore",
     "AsyncRedisStore",
     "AsyncStore",
+    "AsyncVersionedStore",
+    "LockingStore",
     "MemoryStore",
     "PostgresStore",
     "Record",
     "RedisStore",
     "SQLiteStore",
     "Store",
+    "Versioned",
+    "VersionedStore",
     "decode_record",
     "encode_record",
     "expires_at",
