@@ -66,8 +66,8 @@ def ensure_servers(session: nox.Session) -> None:
     session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
 
 
-def install_workspace(session: nox.Session, *extra: str) -> None:
-    session.install(*[arg for pkg in PACKAGES for arg in ("-e", pkg)], *extra)
+def install_workspace(session: nox.Session, *extra: str, silent: bool = True) -> None:
+    session.install(*[arg for pkg in PACKAGES for arg in ("-e", pkg)], *extra, silent=silent)
 
 
 @nox.session(python=PYTHONS)
@@ -98,7 +98,10 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
     """The login example on http://127.0.0.1:8000, sessions in SQLite (survive a restart)."""
-    install_workspace(session, "uvicorn>=0.30", "starlette>=0.37")
+    # pip's own progress is shown: the first run installs for ~40 s and must not look hung.
+    session.log("installing coatcheck, coatcheck-asgi, uvicorn and starlette (first run ~40 s)")
+    install_workspace(session, "uvicorn>=0.30", "starlette>=0.37", silent=False)
+    session.log("starting the demo (Ctrl+C stops it)")
     session.run("python", "examples/demo.py", *session.posargs)
 
 

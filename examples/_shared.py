@@ -67,6 +67,8 @@ def announce(title: str, args: argparse.Namespace) -> None:
     """Print the URL (flushed at once, so a supervising process sees it)."""
     where = "in memory" if args.store == "memory" else f"in SQLite at {args.db}"
     print(f"{title}: http://127.0.0.1:{args.port}/ (sessions {where})", flush=True)
+    if uses_dev_secret():
+        print(f"using a development secret: set ${SECRET_ENV} for anything real", flush=True)
 
 
 def count_view(session: MutableMapping[str, Any], path: str) -> int:
@@ -96,9 +98,25 @@ def form_value(body: bytes, name: str) -> str:
     return values[0].strip()
 
 
+def uses_dev_secret() -> bool:
+    """True when no ``$COATCHECK_SECRET`` is set: the pages and the console then say so."""
+    return not os.environ.get(SECRET_ENV)
+
+
+def counter_line(views: int) -> str:
+    """The view count ("1 time", "2 times") plus the development-secret notice."""
+    line = f"<p>you viewed this page {views} {'time' if views == 1 else 'times'}</p>"
+    if uses_dev_secret():
+        line += (
+            f"<p><em>Sessions are signed with a development secret: set ${SECRET_ENV} "
+            "before using this for anything real.</em></p>"
+        )
+    return line
+
+
 def home_page(views: int, user: str | None) -> str:
     """``/``: the view count, then a greeting and logout link, or the login form."""
-    counter = f"<p>you viewed this page {views} times</p>"
+    counter = counter_line(views)
     if user:
         return f'{counter}<p>hello, {html.escape(user)}! <a href="/logout">Logout</a></p>'
     return counter + LOGIN_FORM
@@ -106,4 +124,4 @@ def home_page(views: int, user: str | None) -> str:
 
 def login_page(views: int) -> str:
     """``GET /login``: the form (any user name and password work, as in express's example)."""
-    return f"<p>you viewed this page {views} times</p>{LOGIN_FORM}"
+    return counter_line(views) + LOGIN_FORM

@@ -61,8 +61,8 @@ def create_app(store: Any) -> Flask:
         if not user:
             return redirect("/login", code=303)
         # A new session id at login guards against session fixation: the id an attacker may
-        # have planted is destroyed. (keep_data=True would carry the rest of the data over.)
-        express_session().regenerate()
+        # have planted is destroyed; keep_data=True carries the rest (the view counter) over.
+        express_session().regenerate(keep_data=True)
         session["user"] = user
         # Saved before the redirect, so the next page load cannot race the write.
         express_session().save()

@@ -51,8 +51,8 @@ async def login(request: Request) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
     session = get_session(request)
     # A new session id at login guards against session fixation: the id an attacker may have
-    # planted is destroyed. (keep_data=True would carry the rest of the data over.)
-    await session.regenerate()
+    # planted is destroyed; keep_data=True carries the rest (the view counter) over.
+    await session.regenerate(keep_data=True)
     session["user"] = user
     # Saved before the redirect, so the next page load cannot race the write.
     await session.save()

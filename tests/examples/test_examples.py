@@ -130,7 +130,7 @@ def test_view_counter_then_login_and_logout(served: tuple[Example, str]) -> None
         # View counter: the count lives in the session and grows across requests.
         first = client.get("/")
         assert first.status_code == 200
-        assert "you viewed this page 1 times" in first.text
+        assert "you viewed this page 1 time<" in first.text
         assert '<form action="/login" method="post">' in first.text
         anonymous = session_id(client, example.cookie)
         anonymous_cookie = f"{example.cookie}={client.cookies[example.cookie]}"
@@ -138,7 +138,7 @@ def test_view_counter_then_login_and_logout(served: tuple[Example, str]) -> None
         assert session_id(client, example.cookie) == anonymous
         form = client.get("/login")
         assert '<input name="user">' in form.text
-        assert "you viewed this page 1 times" in form.text  # counted per path, as in express
+        assert "you viewed this page 1 time<" in form.text  # counted per path, as in express
 
         # Login: a new id (fixation defence), then the user is greeted (and escaped).
         page = client.post("/login", data={"user": "Ada <b>", "pass": "anything"})
@@ -146,6 +146,8 @@ def test_view_counter_then_login_and_logout(served: tuple[Example, str]) -> None
         assert page.url.path == "/"
         assert [r.status_code for r in page.history] == [303]
         assert 'hello, Ada &lt;b&gt;! <a href="/logout">Logout</a>' in page.text
+        # regenerate(keep_data=True): the counter survives the login (2 views, then this one)
+        assert "you viewed this page 3 times" in page.text
         logged_in = session_id(client, example.cookie)
         assert logged_in != anonymous
         logged_in_cookie = f"{example.cookie}={client.cookies[example.cookie]}"
@@ -157,7 +159,7 @@ def test_view_counter_then_login_and_logout(served: tuple[Example, str]) -> None
         # The id from before the login is gone from the store: whoever holds it is a stranger.
         stale = fresh_get(url, anonymous_cookie)
         assert stale.status_code == 200
-        assert "you viewed this page 1 times" in stale.text
+        assert "you viewed this page 1 time<" in stale.text
         assert "hello" not in stale.text
 
         # Logout: the user is gone and the browser ends up with yet another id.
@@ -185,7 +187,7 @@ def test_tampered_cookie_is_a_fresh_session(served: tuple[Example, str]) -> None
         forged = signed[:2] + ("A" if signed[2] != "A" else "B") + signed[3:]
         tampered = fresh_get(url, f"{example.cookie}={quote(forged, safe='')}")
         assert tampered.status_code == 200
-        assert "you viewed this page 1 times" in tampered.text
+        assert "you viewed this page 1 time<" in tampered.text
         new_cookie = tampered.cookies.get(example.cookie)
         assert new_cookie, "the fresh session gets its own cookie"
         assert unquote(new_cookie)[2:].rsplit(".", 1)[0] != victim
@@ -214,6 +216,15 @@ def test_demo_sessions_survive_a_restart(tmp_path: Path) -> None:
             page = client.get(f"{url}/")  # the old cookie no longer verifies: a fresh session
             assert page.status_code == 200
             assert "hello" not in page.text
+
+
+@pytest.mark.network
+def test_demo_says_when_it_uses_the_development_secret(tmp_path: Path) -> None:
+    with serve("demo.py", tmp_path, secret="") as url:
+        page = httpx.get(f"{url}/", timeout=10)
+        assert "Sessions are signed with a development secret" in page.text
+    with serve("demo.py", tmp_path) as url:
+        assert "development secret" not in httpx.get(f"{url}/", timeout=10).text
 
 
 def readme_embed_example() -> str:
