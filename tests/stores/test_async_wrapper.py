@@ -12,7 +12,7 @@ import pytest
 
 from coatcheck._errors import StoreError
 from coatcheck.stores import AsyncStore, MemoryStore, SQLiteStore, to_async
-from coatcheck.stores._async import OPTIONAL_METHODS
+from coatcheck.stores._async import CAPABILITY_METHODS, OPTIONAL_METHODS
 from coatcheck.testing import FakeClock, make_record
 
 
@@ -109,6 +109,23 @@ def test_shipped_stores_keep_all_their_methods(tmp_path: Any) -> None:
             adapter = to_async(store)
             assert all(hasattr(adapter, name) for name in OPTIONAL_METHODS)
             assert getattr(adapter, "store", None) is store
+
+
+async def test_capabilities_are_forwarded(clock: FakeClock) -> None:
+    adapter: Any = to_async(MemoryStore(clock=clock))
+    assert all(hasattr(adapter, name) for name in CAPABILITY_METHODS)
+    assert not any(hasattr(to_async(_store_with(())), name) for name in CAPABILITY_METHODS)
+    record = make_record(clock(), 60, user="bob")
+    assert await adapter.set_if("sid", record, None) is True
+    token, found = await adapter.get_locked("sid", 10)
+    assert token
+    assert found.record == record
+    assert await adapter.lock("sid", 10) is None
+    assert await adapter.set_if("sid", record, found.version, unlock=token) is True
+    token = await adapter.lock("sid", 10)
+    await adapter.unlock("sid", token, touch=record)
+    assert (await adapter.get_versioned("sid")).record == record
+    assert await adapter.lock("sid", 10)
 
 
 async def test_async_store_is_returned_unchanged() -> None:

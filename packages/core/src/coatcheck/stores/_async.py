@@ -2,8 +2,9 @@
 
 A store that declares ``never_blocks = True`` (``MemoryStore``) is called on the loop directly;
 any other sync store runs each call in a worker thread (``asyncio.to_thread``). The adapter has
-exactly the optional methods (``touch``, ``all``, ``length``, ``clear``) the wrapped store has,
-because express — and our drivers — decide whether to touch by asking ``hasattr``.
+exactly the optional methods (``touch``, ``all``, ``length``, ``clear``) and concurrency
+capabilities (``get_versioned``, ``set_if``, ``lock``, ``unlock``, ``get_locked``) the wrapped
+store has, because express — and our drivers — decide what to call by asking ``hasattr``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar, cast
 
-from ._protocol import AsyncStore, Record, Store
+from ._protocol import AsyncStore, Record, Store, Versioned
 
 _T = TypeVar("_T")
 
 OPTIONAL_METHODS = ("touch", "all", "length", "clear")
+CAPABILITY_METHODS = ("get_versioned", "set_if", "lock", "unlock", "get_locked")
 
 
 class AsyncStoreAdapter:
@@ -73,17 +76,63 @@ class _Clear(AsyncStoreAdapter):
         await self._call(cast(Any, self.store).clear)
 
 
+class _GetVersioned(AsyncStoreAdapter):
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        result: Versioned | None = await self._call(cast(Any, self.store).get_versioned, sid)
+        return result
+
+
+class _SetIf(AsyncStoreAdapter):
+    async def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        store: Any = self.store
+        if unlock is None:
+            wrote: bool = await self._call(store.set_if, sid, record, version)
+        else:
+            wrote = await self._call(partial(store.set_if, unlock=unlock), sid, record, version)
+        return wrote
+
+
+class _Lock(AsyncStoreAdapter):
+    async def lock(self, sid: str, ttl: float) -> str | None:
+        token: str | None = await self._call(cast(Any, self.store).lock, sid, ttl)
+        return token
+
+
+class _Unlock(AsyncStoreAdapter):
+    async def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        store: Any = self.store
+        if touch is None:
+            await self._call(store.unlock, sid, token)
+        else:
+            await self._call(partial(store.unlock, touch=touch), sid, token)
+
+
+class _GetLocked(AsyncStoreAdapter):
+    async def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        result: tuple[str | None, Versioned | None] = await self._call(
+            cast(Any, self.store).get_locked, sid, ttl
+        )
+        return result
+
+
 _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "touch": _Touch,
     "all": _All,
     "length": _Length,
     "clear": _Clear,
+    "get_versioned": _GetVersioned,
+    "set_if": _SetIf,
+    "lock": _Lock,
+    "unlock": _Unlock,
+    "get_locked": _GetLocked,
 }
 _CLASSES: dict[tuple[str, ...], type[AsyncStoreAdapter]] = {}
 
 
 def _adapter_class(methods: tuple[str, ...]) -> type[AsyncStoreAdapter]:
-    """The adapter class with exactly ``methods`` (cached: at most 16 combinations)."""
+    """The adapter class with exactly ``methods`` (cached per combination)."""
     if not methods:
         return AsyncStoreAdapter
     cls = _CLASSES.get(methods)
@@ -107,6 +156,10 @@ def to_async(store: Store | AsyncStore) -> AsyncStore:
     if is_async_store(store):
         return cast(AsyncStore, store)
     sync_store = cast(Store, store)
-    methods = tuple(name for name in OPTIONAL_METHODS if callable(getattr(store, name, None)))
+    methods = tuple(
+        name
+        for name in OPTIONAL_METHODS + CAPABILITY_METHODS
+        if callable(getattr(store, name, None))
+    )
     adapter: AsyncStore = _adapter_class(methods)(sync_store)
     return adapter

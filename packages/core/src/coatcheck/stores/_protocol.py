@@ -18,11 +18,13 @@ atomic on the store's server in one round trip:
   Node. A third-party store may return a plain ``(record, version)`` pair.
 - ``set_if(sid, record, version, *, unlock=None) -> bool``: write only if the stored version is
   still ``version`` (``None``: only if no live record exists); returns whether it wrote. With
-  ``unlock=token`` the lock of ``sid`` held under ``token`` is released in the same round trip.
+  ``unlock=token`` the lock of ``sid`` held under ``token`` is released in the same round trip,
+  whether or not the write happened.
 - ``lock(sid, ttl) -> str | None``: take the per-session lock for ``ttl`` seconds; a random
   token, or ``None`` if someone else holds it. ``unlock(sid, token, *, touch=None)``: release it
-  if ``token`` still holds it (a non-holder's unlock does nothing); with ``touch=record`` the
-  record's expiry is refreshed in the same round trip (as ``touch(sid, record)``).
+  if ``token`` still holds it (a non-holder's unlock, or one whose lock expired, does nothing,
+  touch included); with ``touch=record`` the record's expiry is refreshed in the same round trip
+  (as ``touch(sid, record)``; a missing record is not created).
 - ``get_locked(sid, ttl) -> tuple[str | None, Versioned | None]``: ``lock`` and
   ``get_versioned`` in one round trip (the record is returned only when the lock was taken).
 """

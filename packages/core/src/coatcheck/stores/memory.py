@@ -10,15 +10,17 @@ without bound, and no request ever pays for a full scan.
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from .._errors import ConfigError
 from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
-from ._protocol import Record
+from ._protocol import Record, Versioned
 
 #: Expired heap entries popped per write: more than the one a write can add, so the heap drains.
 _PRUNE_PER_WRITE = 8
@@ -44,6 +46,12 @@ class MemoryStore:
     written first. Overwriting an existing id never evicts anything.
 
     Thread-safe: one lock guards the maps, since Flask and Django serve requests from threads.
+
+    Concurrency capabilities (``coatcheck.stores._protocol``): ``get_versioned``, ``set_if``,
+    ``lock``/``unlock`` and ``get_locked``, each atomic under that same lock. A version is a
+    per-store counter bumped by every write (``set``, ``set_if``, ``touch``), so even rewriting
+    identical bytes changes it. Locks expire on the injected ``clock``. Nothing ever waits, so
+    the store is task-safe too and async adapters call it inline (``never_blocks``).
     """
 
     #: Every method returns without I/O, so async adapters call it on the event loop directly.
@@ -69,6 +77,11 @@ class MemoryStore:
         self._heap: list[tuple[datetime, str]] = []
         # Browser-session sids, least recently written first (dicts keep insertion order).
         self._no_expiry: dict[str, None] = {}
+        # sid -> version number of its stored text (bumped by every write, never reused).
+        self._versions: dict[str, int] = {}
+        self._counter = itertools.count(1)
+        # sid -> (token, expiry) of its lock; insertion order is roughly expiry order.
+        self._locks: dict[str, tuple[str, datetime]] = {}
 
     # -- the store contract -------------------------------------------------------------------
 
@@ -104,20 +117,10 @@ class MemoryStore:
         expired session is left alone.
         """
         validate_record(record)
-        cookie = record["cookie"]
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
-            text = self._live_text(sid, now)
-            stored = None if text is None else decode_record(text)
-            if stored is None:
-                return
-            stored["cookie"] = cookie
-            when = expires_at(stored)
-            if when is not None and when <= now:
-                self._remove(sid)
-                return
-            self._put(sid, encode_record(stored), when)
+            self._touch(sid, record, now)
 
     def all(self) -> dict[str, Record]:
         """Every live session keyed by id (expired ones are dropped on the way)."""
@@ -137,9 +140,71 @@ class MemoryStore:
         """Drop every session."""
         with self._lock:
             self._sessions.clear()
+            self._versions.clear()
             self._expires.clear()
             self._heap.clear()
             self._no_expiry.clear()
+
+    # -- concurrency capabilities ------------------------------------------------------------
+
+    def get_versioned(self, sid: str) -> Versioned | None:
+        """The live record with its version and this store's expiry for it, or ``None``."""
+        with self._lock:
+            found = self._versioned_text(sid, self._now())
+        return None if found is None else self._decode_versioned(found)
+
+    def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        """Write only if the live version is ``version`` (``None``: only if no live record).
+
+        With ``unlock=token`` the lock held under ``token`` is released as well, whether or not
+        the write happened (the request is over either way).
+        """
+        text = encode_record(record)
+        when = expires_at(record)
+        with self._lock:
+            now = self._now()
+            self._prune(now, _PRUNE_PER_WRITE)
+            found = self._versioned_text(sid, now)
+            current = None if found is None else found[1]
+            wrote = current == version
+            if wrote:
+                if when is not None and when <= now:
+                    self._remove(sid)
+                else:
+                    if found is None:
+                        self._make_room(now)
+                    self._put(sid, text, when)
+            if unlock is not None:
+                self._release(sid, unlock, now)
+        return wrote
+
+    def lock(self, sid: str, ttl: float) -> str | None:
+        """Take ``sid``'s lock for ``ttl`` seconds: a fresh token, or ``None`` if it is held."""
+        with self._lock:
+            return self._acquire(sid, ttl, self._now())
+
+    def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        """Release ``sid``'s lock if ``token`` still holds it, touching ``touch`` if given.
+
+        A non-holder (wrong token, or a lock that expired) changes nothing: no release, no
+        touch.
+        """
+        if touch is not None:
+            validate_record(touch)
+        with self._lock:
+            now = self._now()
+            if self._release(sid, token, now) and touch is not None:
+                self._touch(sid, touch, now)
+
+    def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        """``lock`` then ``get_versioned`` atomically; no record unless the lock was taken."""
+        with self._lock:
+            now = self._now()
+            token = self._acquire(sid, ttl, now)
+            found = None if token is None else self._versioned_text(sid, now)
+        return token, (None if found is None else self._decode_versioned(found))
 
     # -- internals (call with the lock held) ----------------------------------------------------
 
@@ -158,8 +223,58 @@ class MemoryStore:
             return None
         return text
 
+    def _versioned_text(self, sid: str, now: datetime) -> tuple[str, str, datetime | None] | None:
+        """(text, version, expiry) of the live entry, or ``None``."""
+        text = self._live_text(sid, now)
+        if text is None:
+            return None
+        return text, str(self._versions[sid]), self._expires[sid]
+
+    @staticmethod
+    def _decode_versioned(found: tuple[str, str, datetime | None]) -> Versioned | None:
+        text, version, when = found
+        record = decode_record(text)
+        return None if record is None else Versioned(record, version, when)
+
+    def _touch(self, sid: str, record: Mapping[str, Any], now: datetime) -> None:
+        """Replace the live entry's cookie with ``record["cookie"]`` (express's touch)."""
+        text = self._live_text(sid, now)
+        stored = None if text is None else decode_record(text)
+        if stored is None:
+            return
+        stored["cookie"] = record["cookie"]
+        when = expires_at(stored)
+        if when is not None and when <= now:
+            self._remove(sid)
+            return
+        self._put(sid, encode_record(stored), when)
+
+    def _acquire(self, sid: str, ttl: float, now: datetime) -> str | None:
+        held = self._locks.get(sid)
+        if held is not None and held[1] > now:
+            return None
+        self._locks.pop(sid, None)
+        # Drop a few expired locks of crashed holders (oldest first), so they cannot pile up.
+        for _ in range(4):
+            oldest = next(iter(self._locks.items()), None)
+            if oldest is None or oldest[1][1] > now:
+                break
+            del self._locks[oldest[0]]
+        token = secrets.token_urlsafe(16)
+        self._locks[sid] = (token, now + timedelta(seconds=ttl))
+        return token
+
+    def _release(self, sid: str, token: str, now: datetime) -> bool:
+        """Drop ``sid``'s lock if ``token`` holds it (an expired lock is nobody's)."""
+        held = self._locks.get(sid)
+        if held is None or held[0] != token:
+            return False
+        del self._locks[sid]
+        return held[1] > now
+
     def _put(self, sid: str, text: str, when: datetime | None) -> None:
         self._sessions[sid] = text
+        self._versions[sid] = next(self._counter)
         self._expires[sid] = when
         self._no_expiry.pop(sid, None)
         if when is None:
@@ -170,6 +285,7 @@ class MemoryStore:
 
     def _remove(self, sid: str) -> None:
         self._sessions.pop(sid, None)
+        self._versions.pop(sid, None)
         self._expires.pop(sid, None)
         self._no_expiry.pop(sid, None)
 

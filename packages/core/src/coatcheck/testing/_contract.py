@@ -17,6 +17,7 @@ import pytest
 
 from .._errors import InvalidRecordError
 from ..stores._async import is_async_store
+from ..stores._codec import parse_expires
 from ._clock import FakeClock
 from ._harness import (
     HALF_DAY,
@@ -273,6 +274,276 @@ class _ContractBase:
         records = {_sid(): h.record(LONG, writer=n) for n in range(50)}
         await h.concurrently([partial(h.store.set, sid, rec) for sid, rec in records.items()])
         assert {sid: await h.store.get(sid) for sid in records} == records
+
+    # -- concurrency capabilities: versions (stores/_protocol.py) -------------------------------
+
+    @_scenario
+    async def test_get_versioned_returns_the_record_and_a_version(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        sid, record = _sid(), h.record(LONG, user="bob")
+        assert await h.store.get_versioned(sid) is None
+        await h.store.set(sid, record)
+        found = await h.store.get_versioned(sid)
+        assert found is not None
+        assert _as_json(found.record) == _as_json(record)
+        if found.expires_at is not None:  # the store's own expiry: the cookie's, give or take
+            lag = abs(
+                (found.expires_at - parse_expires(record["cookie"]["expires"])).total_seconds()
+            )
+            assert lag <= 2, f"expires_at {found.expires_at} is not the record's expiry"
+
+    @_scenario
+    async def test_get_versioned_hides_an_expired_record(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        sid = _sid()
+        await h.store.set(sid, h.record(h.short, user="bob"))
+        await h.pass_time(h.short * 2)
+        assert await h.store.get_versioned(sid) is None
+
+    @_scenario
+    async def test_version_changes_on_every_write(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid, seen = _sid(), []
+        for n in range(3):
+            await h.store.set(sid, h.record(LONG, n=n))
+            found = await h.store.get_versioned(sid)
+            assert found is not None
+            seen.append(found.version)
+            assert await h.store.set_if(sid, h.record(LONG, n=n, again=True), found.version)
+            found = await h.store.get_versioned(sid)
+            assert found is not None
+            seen.append(found.version)
+        assert len(set(seen)) == len(seen), f"a write left the version unchanged: {seen}"
+
+    @_scenario
+    async def test_set_if_writes_when_the_version_is_current(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid, update = _sid(), h.record(LONG, user="bob", n=2)
+        await h.store.set(sid, h.record(LONG, user="bob", n=1))
+        found = await h.store.get_versioned(sid)
+        assert found is not None
+        assert await h.store.set_if(sid, update, found.version) is True
+        assert _as_json(await h.store.get(sid)) == _as_json(update)
+
+    @_scenario
+    async def test_set_if_refuses_a_stale_version(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid, theirs = _sid(), h.record(LONG, user="bob", by="them")
+        await h.store.set(sid, h.record(LONG, user="bob"))
+        loaded = await h.store.get_versioned(sid)
+        assert loaded is not None
+        await h.store.set(sid, theirs)  # a concurrent writer
+        assert await h.store.set_if(sid, h.record(LONG, by="me"), loaded.version) is False
+        assert _as_json(await h.store.get(sid)) == _as_json(theirs)
+
+    @_scenario
+    async def test_set_if_does_not_recreate_a_destroyed_record(self, h: Harness) -> None:
+        """No resurrection: a logout racing a slow request stays a logout."""
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid = _sid()
+        await h.store.set(sid, h.record(LONG, user="bob"))
+        loaded = await h.store.get_versioned(sid)
+        assert loaded is not None
+        await h.store.destroy(sid)
+        assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_set_if_does_not_revive_an_expired_record(self, h: Harness) -> None:
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid = _sid()
+        await h.store.set(sid, h.record(h.short, user="bob"))
+        loaded = await h.store.get_versioned(sid)
+        assert loaded is not None
+        await h.pass_time(h.short * 2)
+        assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_set_if_none_creates_only_when_absent(self, h: Harness) -> None:
+        h.store.require("set_if")
+        sid, first = _sid(), h.record(LONG, user="bob")
+        assert await h.store.set_if(sid, first, None) is True
+        assert _as_json(await h.store.get(sid)) == _as_json(first)
+        assert await h.store.set_if(sid, h.record(LONG, user="eve"), None) is False
+        assert _as_json(await h.store.get(sid)) == _as_json(first)
+
+    @_scenario
+    async def test_set_if_none_replaces_an_expired_record(self, h: Harness) -> None:
+        h.store.require("set_if")
+        sid, fresh = _sid(), h.record(LONG, user="new")
+        await h.store.set(sid, h.record(h.short, user="old"))
+        await h.pass_time(h.short * 2)
+        assert await h.store.set_if(sid, fresh, None) is True
+        assert _as_json(await h.store.get(sid)) == _as_json(fresh)
+
+    @_scenario
+    async def test_set_if_rejects_a_bad_record_and_writes_nothing(self, h: Harness) -> None:
+        h.store.require("set_if")
+        sid = _sid()
+        with pytest.raises(InvalidRecordError):
+            await h.store.set_if(sid, h.record(LONG, bad={1, 2}), None)
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_concurrent_creators_only_one_wins(self, h: Harness) -> None:
+        """``set_if(None)`` is atomic: of 20 racing creators of one id exactly one writes."""
+        h.store.require("set_if")
+        sid, wins = _sid(), []
+
+        async def create(n: int) -> None:
+            if await h.store.set_if(sid, h.record(LONG, writer=n), None):
+                wins.append(n)
+
+        await h.concurrently([partial(create, n) for n in range(20)])
+        assert len(wins) == 1, f"{len(wins)} creators wrote"
+        got = await h.store.get(sid)
+        assert got is not None
+        assert got["writer"] == wins[0]
+
+    # -- concurrency capabilities: locks ---------------------------------------------------------
+
+    @_scenario
+    async def test_lock_excludes_a_second_holder(self, h: Harness) -> None:
+        h.store.require("lock")
+        h.store.require("unlock")
+        sid = _sid()
+        token = await h.store.lock(sid, LONG)
+        assert token
+        assert await h.store.lock(sid, LONG) is None
+        assert await h.store.lock(_sid(), LONG), "a lock of one id blocked another id"
+        await h.store.unlock(sid, token)
+        again = await h.store.lock(sid, LONG)
+        assert again, "a released lock must be free"
+        assert again != token, "a new holder must get a fresh token"
+
+    @_scenario
+    async def test_lock_expires_after_its_ttl(self, h: Harness) -> None:
+        """A crashed holder blocks the session only until the lock's TTL runs out."""
+        h.store.require("lock")
+        sid = _sid()
+        assert await h.store.lock(sid, h.short)
+        await h.pass_time(h.short * 2)
+        assert await h.store.lock(sid, LONG), "the lock outlived its TTL"
+
+    @_scenario
+    async def test_unlock_by_a_non_holder_does_nothing(self, h: Harness) -> None:
+        h.store.require("lock")
+        h.store.require("unlock")
+        sid = _sid()
+        token = await h.store.lock(sid, LONG)
+        assert token
+        await h.store.unlock(sid, token + "x")
+        await h.store.unlock(sid, _sid())
+        assert await h.store.lock(sid, LONG) is None, "a non-holder released the lock"
+        await h.store.unlock(_sid(), token)  # an unlocked id: not an error
+
+    @_scenario
+    async def test_unlock_after_expiry_does_not_release_the_next_holder(self, h: Harness) -> None:
+        h.store.require("lock")
+        h.store.require("unlock")
+        sid = _sid()
+        stale = await h.store.lock(sid, h.short)
+        assert stale
+        await h.pass_time(h.short * 2)
+        assert await h.store.lock(sid, LONG)
+        await h.store.unlock(sid, stale)
+        assert await h.store.lock(sid, LONG) is None, "a stale token released another's lock"
+
+    @_scenario
+    async def test_unlock_with_touch_refreshes_the_expiry(self, h: Harness) -> None:
+        h.store.require("lock")
+        h.store.require("unlock")
+        sid, original = _sid(), h.record(h.short, user="bob")
+        await h.store.set(sid, original)
+        token = await h.store.lock(sid, LONG)
+        assert token
+        await h.store.unlock(sid, token, touch=h.record(LONG, user="ignored"))
+        assert await h.store.lock(sid, LONG), "unlock(touch=) did not release the lock"
+        await h.pass_time(h.short * 2)
+        got = await h.store.get(sid)
+        assert got is not None, "unlock(touch=) did not extend the session's life"
+        assert _as_json(_user_data(got)) == _as_json(_user_data(original))
+
+    @_scenario
+    async def test_unlock_with_touch_does_not_create_a_record(self, h: Harness) -> None:
+        h.store.require("lock")
+        h.store.require("unlock")
+        sid = _sid()
+        token = await h.store.lock(sid, LONG)
+        assert token
+        await h.store.unlock(sid, token, touch=h.record(LONG, user="bob"))
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_set_if_with_unlock_releases_the_lock(self, h: Harness) -> None:
+        """``set_if(..., unlock=token)`` releases the lock whether or not it wrote."""
+        h.store.require("set_if")
+        h.store.require("lock")
+        sid, record = _sid(), h.record(LONG, user="bob")
+        token = await h.store.lock(sid, LONG)
+        assert token
+        assert await h.store.set_if(sid, record, None, unlock=token) is True
+        assert _as_json(await h.store.get(sid)) == _as_json(record)
+        token = await h.store.lock(sid, LONG)
+        assert token, "set_if(unlock=) did not release the lock"
+        assert await h.store.set_if(sid, record, None, unlock=token) is False
+        assert await h.store.lock(sid, LONG), "a refused set_if(unlock=) kept the lock"
+
+    @_scenario
+    async def test_set_if_unlock_by_a_non_holder_keeps_the_lock(self, h: Harness) -> None:
+        h.store.require("set_if")
+        h.store.require("lock")
+        sid = _sid()
+        assert await h.store.lock(sid, LONG)
+        await h.store.set_if(sid, h.record(LONG), None, unlock=_sid())
+        assert await h.store.lock(sid, LONG) is None
+
+    @_scenario
+    async def test_get_locked_locks_and_reads_at_once(self, h: Harness) -> None:
+        h.store.require("get_locked")
+        h.store.require("unlock")
+        sid, record = _sid(), h.record(LONG, user="bob")
+        await h.store.set(sid, record)
+        token, found = await h.store.get_locked(sid, LONG)
+        assert token
+        assert found is not None
+        assert _as_json(found.record) == _as_json(record)
+        assert await h.store.get_locked(sid, LONG) == (None, None), "held: no token, no record"
+        await h.store.unlock(sid, token)
+        missing = _sid()
+        token, found = await h.store.get_locked(missing, LONG)
+        assert token, "a missing record is still lockable"
+        assert found is None
+
+    @_scenario
+    async def test_get_locked_version_is_get_versioned_version(self, h: Harness) -> None:
+        h.store.require("get_locked")
+        h.store.require("get_versioned")
+        sid = _sid()
+        await h.store.set(sid, h.record(LONG, user="bob"))
+        plain = await h.store.get_versioned(sid)
+        _, locked = await h.store.get_locked(sid, LONG)
+        assert plain is not None
+        assert locked is not None
+        assert plain.version == locked.version
+
+    @_scenario
+    async def test_concurrent_lockers_only_one_wins(self, h: Harness) -> None:
+        h.store.require("lock")
+        sid, tokens = _sid(), []
+
+        async def take() -> None:
+            if token := await h.store.lock(sid, LONG):
+                tokens.append(token)
+
+        await h.concurrently([take for _ in range(20)])
+        assert len(tokens) == 1, f"{len(tokens)} holders of one lock"
 
     # -- bad records ----------------------------------------------------------------------------
 

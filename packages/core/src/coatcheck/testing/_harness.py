@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from ..stores._protocol import Versioned
 from ._clock import FakeClock
 from ._records import make_record
 
@@ -35,7 +36,7 @@ class StoreView:
     """The store under test behind one async interface (sync or async underneath)."""
 
     def __init__(self, store: object, *, is_async: bool) -> None:
-        self._store = store
+        self._store: Any = store
         self._is_async = is_async
 
     def has(self, method: str) -> bool:
@@ -74,6 +75,56 @@ class StoreView:
 
     async def clear(self) -> None:
         await self._call("clear")
+
+    # -- concurrency capabilities (stores/_protocol.py) -----------------------------------------
+
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        """The store's answer, a plain ``(record, version)`` pair read as ``Versioned``."""
+        result = await self._call("get_versioned", sid)
+        return None if result is None else _versioned(result)
+
+    async def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        method = self._store.set_if
+        result = (
+            method(sid, record, version)
+            if unlock is None
+            else method(sid, record, version, unlock=unlock)
+        )
+        wrote = await result if self._is_async else result
+        assert isinstance(wrote, bool), f"set_if must return a bool, not {wrote!r}"
+        return wrote
+
+    async def lock(self, sid: str, ttl: float) -> str | None:
+        token = await self._call("lock", sid, ttl)
+        assert token is None or isinstance(token, str), f"lock returned {token!r}"
+        return token
+
+    async def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        method = self._store.unlock
+        result = method(sid, token) if touch is None else method(sid, token, touch=touch)
+        if self._is_async:
+            await result
+
+    async def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        token, found = await self._call("get_locked", sid, ttl)
+        return token, (None if found is None else _versioned(found))
+
+
+def _versioned(answer: Any) -> Versioned:
+    """A store's ``Versioned`` (or third-party ``(record, version)`` pair), checked."""
+    if isinstance(answer, Versioned):
+        found = answer
+    else:
+        record, version = answer
+        found = Versioned(record, version)
+    assert isinstance(found.version, str), f"a version must be a str, not {found.version!r}"
+    when = found.expires_at
+    assert when is None or (isinstance(when, datetime) and when.tzinfo is not None), (
+        f"expires_at must be an aware datetime or None, not {when!r}"
+    )
+    return found
 
 
 class Harness:
