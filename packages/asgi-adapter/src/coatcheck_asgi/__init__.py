@@ -27,7 +27,7 @@ from .__about__ import __version__
 from ._middleware import SessionMiddleware
 
 if TYPE_CHECKING:
-    from ._dependency import SessionMissingError, get_session
+    from ._dependency import SessionMissingError, get_session, logout_everywhere
     from ._fastapi import SessionDep
 
 __all__ = [
@@ -39,12 +39,14 @@ __all__ = [
     "StoreError",
     "__version__",
     "get_session",
+    "logout_everywhere",
 ]
 
 # The package itself needs no framework: these import Starlette (and FastAPI) only when used.
 _LAZY = {
     "get_session": "._dependency",
     "SessionMissingError": "._dependency",
+    "logout_everywhere": "._dependency",
     "SessionDep": "._fastapi",
 }
 

@@ -34,3 +34,10 @@ def get_session(request: HTTPConnection) -> AsyncSession:
         'scope["session"] is no coatcheck session here: it was unset, replaced, or set by '
         "another session middleware"
     )
+
+
+async def logout_everywhere(request: HTTPConnection) -> int:
+    """ "Log out everywhere" (e.g. after a password change): destroy every session of this
+    session's user, this one included (its cookie is cleared); returns how many ended.
+    ``await get_session(request).revoke_others()`` keeps this one."""
+    return await get_session(request).revoke_all()

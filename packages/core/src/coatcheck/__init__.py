@@ -31,6 +31,7 @@ from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, Store
 from ._request import RequestReceived, is_secure, path_matches
 from ._session import AsyncSession, Session, SessionNotFound, SyncSession
 from ._session_cookie import SessionCookie
+from ._users import SessionInfo, revoke, revoke_async, sessions_of, sessions_of_async
 
 __all__ = [
     "AsyncDriver",
@@ -47,6 +48,7 @@ __all__ = [
     "SessionConfig",
     "SessionCookie",
     "SessionCycle",
+    "SessionInfo",
     "SessionNotFound",
     "StoreDestroy",
     "StoreError",
@@ -61,8 +63,12 @@ __all__ = [
     "default_genid",
     "is_secure",
     "path_matches",
+    "revoke",
+    "revoke_async",
     "run_async",
     "run_sync",
     "serialize_cookie",
+    "sessions_of",
+    "sessions_of_async",
     "vary_with_cookie",
 ]

@@ -176,6 +176,8 @@ class SessionConfig:
     save_uninitialized: bool = True
     store: Any = None
     unset: Literal["keep", "destroy"] = "keep"
+    #: the top-level session key holding the user's id (DESIGN "Sessions of a user")
+    user_key: str | None = None
 
     @classmethod
     def from_options(
@@ -191,6 +193,7 @@ class SessionConfig:
         save_uninitialized: bool = _UNSET,
         store: Any = None,
         unset: str | None = "keep",
+        user_key: str | None = None,
     ) -> SessionConfig:
         """Validate express-session's options (Python names) once, at start-up."""
         if resave is _UNSET:
@@ -223,6 +226,9 @@ class SessionConfig:
         if not isinstance(save_uninitialized, bool):
             raise ConfigError("save_uninitialized", f"must be a bool, not {save_uninitialized!r}")
         resolved_cookie = cookie if callable(cookie) else CookieOptions.coerce(cookie)
+        checked_store = check_store(store)
+        if user_key is not None:
+            index_users_of(checked_store, user_key)
         return cls(
             secrets=resolve_secrets(secret),
             name=name,
@@ -232,8 +238,9 @@ class SessionConfig:
             resave=resave,
             rolling=rolling,
             save_uninitialized=save_uninitialized,
-            store=check_store(store),
+            store=checked_store,
             unset=unset,  # type: ignore[arg-type]
+            user_key=user_key,
         )
 
     @cached_property
@@ -286,3 +293,17 @@ def check_store(store: Any) -> Any:
             stacklevel=4,
         )
     return store
+
+
+def index_users_of(store: Any, user_key: Any) -> None:
+    """Validate ``user_key`` and hand it, once, to a store that keeps a user index.
+
+    A store without ``index_users`` is accepted: ``sessions_of``/``revoke`` then raise
+    ``NotImplementedError`` naming it, so an app that never lists sessions is not refused.
+    """
+    from .stores._users import check_user_key
+
+    key = check_user_key(user_key)
+    index_users = getattr(store, "index_users", None)
+    if callable(index_users):
+        index_users(key)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ._cycle import SessionCycle
     from ._session_cookie import SessionCookie
+    from ._users import SessionInfo
 
 _RESERVED = "cookie"
 
@@ -149,6 +150,14 @@ class Session(dict[str, Any]):
     # dict's default equality and hashing stay: a session equals a dict with the same data.
     __hash__ = None
 
+    @property
+    def user_id(self) -> str | None:
+        """The user id under the ``user_key`` option (``None``: no user, or no user_key)."""
+        from .stores._users import user_id
+
+        key = self._cycle.config.user_key
+        return None if key is None else user_id(dict.get(self, key))
+
 
 class SyncSession(Session):
     """A session whose express methods are plain calls (Flask, Django, WSGI)."""
@@ -182,6 +191,31 @@ class SyncSession(Session):
         """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
         self._cycle.touch()
 
+    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
+    def sessions(self) -> list[SessionInfo]:
+        """This user's live sessions, this one marked ``current`` ([] without a user)."""
+        from ._users import sessions_of
+
+        user = self.user_id
+        return [] if user is None else sessions_of(self._cycle.config, user, current=self.id)
+
+    def revoke_others(self) -> int:
+        """ "Log out my other devices": destroy every other session of this user."""
+        from ._users import revoke
+
+        user = self.user_id
+        return 0 if user is None else revoke(self._cycle.config, user, keep=self.id)
+
+    def revoke_all(self) -> int:
+        """ "Log out everywhere" (after a password change): every session of this user, this
+        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
+        user = self.user_id
+        if user is None:
+            return 0
+        count = self.revoke_others()
+        self.destroy()
+        return count + 1
+
 
 class AsyncSession(Session):
     """A session whose express methods are coroutines (ASGI)."""
@@ -214,3 +248,30 @@ class AsyncSession(Session):
     async def touch(self) -> None:
         """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
         self._cycle.touch()
+
+    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
+    async def sessions(self) -> list[SessionInfo]:
+        """This user's live sessions, this one marked ``current`` ([] without a user)."""
+        from ._users import sessions_of_async
+
+        user = self.user_id
+        if user is None:
+            return []
+        return await sessions_of_async(self._cycle.config, user, current=self.id)
+
+    async def revoke_others(self) -> int:
+        """ "Log out my other devices": destroy every other session of this user."""
+        from ._users import revoke_async
+
+        user = self.user_id
+        return 0 if user is None else await revoke_async(self._cycle.config, user, keep=self.id)
+
+    async def revoke_all(self) -> int:
+        """ "Log out everywhere" (after a password change): every session of this user, this
+        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
+        user = self.user_id
+        if user is None:
+            return 0
+        count = await self.revoke_others()
+        await self.destroy()
+        return count + 1

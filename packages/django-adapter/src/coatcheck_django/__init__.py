@@ -24,5 +24,13 @@ from coatcheck import ConfigError
 from .__about__ import __version__
 from ._middleware import SessionMiddleware
 from ._store import SessionStore
+from ._users import alogout_everywhere, logout_everywhere
 
-__all__ = ["ConfigError", "SessionMiddleware", "SessionStore", "__version__"]
+__all__ = [
+    "ConfigError",
+    "SessionMiddleware",
+    "SessionStore",
+    "__version__",
+    "alogout_everywhere",
+    "logout_everywhere",
+]

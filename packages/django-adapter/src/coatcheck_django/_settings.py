@@ -99,6 +99,8 @@ def options_from_settings() -> dict[str, Any]:
         except ImproperlyConfigured as exc:
             raise ConfigError("secret", f"set SECRET_KEY or COATCHECK['secret'] ({exc})") from exc
     options.setdefault("name", settings.SESSION_COOKIE_NAME)
+    # contrib.auth keeps the user's id here: logins are indexed with no configuration.
+    options.setdefault("user_key", "_auth_user_id")
     options["cookie"] = with_cookie_defaults(options.get("cookie"))
     options["store"] = resolve_store(options.get("store"), options.pop("store_options", None))
     return options

@@ -23,7 +23,19 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError
 
-from coatcheck import SessionCookie, StoreDestroy, StoreGet, run_async, run_sync
+from coatcheck import (
+    SessionCookie,
+    SessionInfo,
+    StoreDestroy,
+    StoreGet,
+    revoke,
+    revoke_async,
+    run_async,
+    run_sync,
+    sessions_of,
+    sessions_of_async,
+)
+from coatcheck.stores._users import user_id
 
 from ._expiry import ExpiryMethods
 from ._settings import load_config
@@ -48,6 +60,42 @@ class SessionStore(ExpiryMethods):
         """This session's cookie settings (``max_age`` in seconds, ``expires`` ...)."""
         cycle = self._active()
         return None if cycle is None else cycle.cookie
+
+    # -- sessions of this session's user (user_key, "_auth_user_id" by default) ---------------
+    @property
+    def user_id(self) -> str | None:
+        """The logged-in user's id under ``user_key`` (``None``: anonymous)."""
+        cycle = self._active()
+        key = None if cycle is None else cycle.config.user_key
+        return None if cycle is None or key is None else user_id(dict.get(cycle.session, key))
+
+    def sessions(self) -> list[SessionInfo]:
+        """This user's live sessions, this one marked ``current`` ([] when anonymous)."""
+        user, cycle = self.user_id, self._active()
+        if user is None or cycle is None:
+            return []
+        return sessions_of(cycle.config, user, current=cycle.session_id)
+
+    async def asessions(self) -> list[SessionInfo]:
+        cycle = await self._aactive()
+        user = self.user_id
+        if user is None or cycle is None:
+            return []
+        return await sessions_of_async(cycle.config, user, current=cycle.session_id)
+
+    def revoke_others(self) -> int:
+        """ "Log out my other devices": destroy every other session of this user."""
+        user, cycle = self.user_id, self._active()
+        if user is None or cycle is None:
+            return 0
+        return revoke(cycle.config, user, keep=cycle.session_id)
+
+    async def arevoke_others(self) -> int:
+        cycle = await self._aactive()
+        user = self.user_id
+        if user is None or cycle is None:
+            return 0
+        return await revoke_async(cycle.config, user, keep=cycle.session_id)
 
     def regenerate(self, *, keep_data: bool = False) -> None:
         """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data."""

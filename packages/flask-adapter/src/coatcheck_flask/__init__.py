@@ -24,7 +24,13 @@ from coatcheck import ConfigError, CookieOptions, StoreError
 from .__about__ import __version__
 from ._extension import Session
 from ._interface import CoatcheckSessionInterface
-from ._session import FlaskSession, OutsideCookiePathSession, current_session, unset_session
+from ._session import (
+    FlaskSession,
+    OutsideCookiePathSession,
+    current_session,
+    logout_everywhere,
+    unset_session,
+)
 
 __all__ = [
     "CoatcheckSessionInterface",
@@ -36,5 +42,6 @@ __all__ = [
     "StoreError",
     "__version__",
     "current_session",
+    "logout_everywhere",
     "unset_session",
 ]

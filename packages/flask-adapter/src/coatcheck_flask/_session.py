@@ -94,3 +94,10 @@ def current_session() -> FlaskSession:
     if not isinstance(session, FlaskSession):
         raise RuntimeError("no coatcheck session here: outside the cookie path, or not wired")
     return session
+
+
+def logout_everywhere() -> int:
+    """ "Log out everywhere" (e.g. after a password change): destroy every session of the
+    current session's user, this one included (its cookie is cleared); returns how many ended.
+    ``current_session().revoke_others()`` keeps this one."""
+    return current_session().revoke_all()

@@ -21,6 +21,8 @@ _T = TypeVar("_T")
 
 OPTIONAL_METHODS = ("touch", "all", "length", "clear")
 CAPABILITY_METHODS = ("get_versioned", "set_if", "lock", "unlock", "get_locked")
+#: The user index's methods (DESIGN "Sessions of a user"), mirrored the same way.
+USER_METHODS = ("sessions_of", "destroy_user")
 
 
 class AsyncStoreAdapter:
@@ -117,6 +119,21 @@ class _GetLocked(AsyncStoreAdapter):
         return result
 
 
+class _SessionsOf(AsyncStoreAdapter):
+    async def sessions_of(self, user: str) -> dict[str, Record]:
+        result: dict[str, Record] = await self._call(cast(Any, self.store).sessions_of, user)
+        return result
+
+    def index_users(self, user_key: str) -> None:
+        cast(Any, self.store).index_users(user_key)  # no I/O: the wrapped store's own setting
+
+
+class _DestroyUser(AsyncStoreAdapter):
+    async def destroy_user(self, user: str, keep: str | None = None) -> int:
+        result: int = await self._call(cast(Any, self.store).destroy_user, user, keep)
+        return result
+
+
 _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "touch": _Touch,
     "all": _All,
@@ -127,6 +144,8 @@ _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "lock": _Lock,
     "unlock": _Unlock,
     "get_locked": _GetLocked,
+    "sessions_of": _SessionsOf,
+    "destroy_user": _DestroyUser,
 }
 _CLASSES: dict[tuple[str, ...], type[AsyncStoreAdapter]] = {}
 
@@ -158,7 +177,7 @@ def to_async(store: Store | AsyncStore) -> AsyncStore:
     sync_store = cast(Store, store)
     methods = tuple(
         name
-        for name in OPTIONAL_METHODS + CAPABILITY_METHODS
+        for name in OPTIONAL_METHODS + CAPABILITY_METHODS + USER_METHODS
         if callable(getattr(store, name, None))
     )
     adapter: AsyncStore = _adapter_class(methods)(sync_store)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from .._errors import ConfigError
 from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
 from ._protocol import Record, Versioned
+from ._users import UserKeyHolder, record_user
 
 #: Expired heap entries popped per write: more than the one a write can add, so the heap drains.
 _PRUNE_PER_WRITE = 8
@@ -35,7 +36,7 @@ def looks_like_production() -> bool:
     )
 
 
-class MemoryStore:
+class MemoryStore(UserKeyHolder):
     """Sessions in a dict of JSON strings; for development, tests and single-process apps.
 
     ``clock`` returns the current aware UTC time (injected so tests need no freezegun).
@@ -82,6 +83,10 @@ class MemoryStore:
         self._counter = itertools.count(1)
         # sid -> (token, expiry) of its lock; insertion order is roughly expiry order.
         self._locks: dict[str, tuple[str, datetime]] = {}
+        # The user index (``index_users``): user -> sids and sid -> user, kept in _put/_remove,
+        # so every write path (set, touch, set_if ...) keeps it exact.
+        self._by_user: dict[str, dict[str, None]] = {}
+        self._user_of: dict[str, str] = {}
 
     # -- the store contract -------------------------------------------------------------------
 
@@ -144,6 +149,36 @@ class MemoryStore:
             self._expires.clear()
             self._heap.clear()
             self._no_expiry.clear()
+            self._by_user.clear()
+            self._user_of.clear()
+
+    # -- sessions of a user (DESIGN "Sessions of a user") ---------------------------------------
+
+    def _user_index_enabled(self, user_key: str) -> None:
+        with self._lock:
+            for sid, text in self._sessions.items():
+                self._index(sid, text)
+
+    def sessions_of(self, user: str) -> dict[str, Record]:
+        """Every live session whose ``record[user_key]`` is ``user``, by id."""
+        self._require_user_key()
+        with self._lock:
+            now = self._now()
+            sids = list(self._by_user.get(user, ()))
+            texts = [(sid, self._live_text(sid, now)) for sid in sids]
+        decoded = ((sid, decode_record(text)) for sid, text in texts if text is not None)
+        return {sid: record for sid, record in decoded if record is not None}
+
+    def destroy_user(self, user: str, keep: str | None = None) -> int:
+        """Destroy every live session of ``user`` except ``keep``; returns how many."""
+        self._require_user_key()
+        with self._lock:
+            now = self._now()
+            sids = [sid for sid in self._by_user.get(user, ()) if sid != keep]
+            live = [sid for sid in sids if self._live_text(sid, now) is not None]
+            for sid in live:
+                self._remove(sid)
+        return len(live)
 
     # -- concurrency capabilities ------------------------------------------------------------
 
@@ -273,6 +308,8 @@ class MemoryStore:
         return held[1] > now
 
     def _put(self, sid: str, text: str, when: datetime | None) -> None:
+        if self._user_key is not None:
+            self._index(sid, text)
         self._sessions[sid] = text
         self._versions[sid] = next(self._counter)
         self._expires[sid] = when
@@ -283,7 +320,29 @@ class MemoryStore:
             heapq.heappush(self._heap, (when, sid))
             self._compact_heap()
 
+    def _index(self, sid: str, text: str) -> None:
+        """Point the user index at ``sid``'s new user (or none)."""
+        record = decode_record(text)
+        user = None if record is None else record_user(record, self._user_key)
+        old = self._user_of.get(sid)
+        if old == user:
+            return
+        self._unindex(sid)
+        if user is not None:
+            self._user_of[sid] = user
+            self._by_user.setdefault(user, {})[sid] = None
+
+    def _unindex(self, sid: str) -> None:
+        old = self._user_of.pop(sid, None)
+        if old is not None:
+            sids = self._by_user.get(old)
+            if sids is not None:
+                sids.pop(sid, None)
+                if not sids:
+                    del self._by_user[old]
+
     def _remove(self, sid: str) -> None:
+        self._unindex(sid)
         self._sessions.pop(sid, None)
         self._versions.pop(sid, None)
         self._expires.pop(sid, None)

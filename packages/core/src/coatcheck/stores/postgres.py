@@ -42,6 +42,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTi
 from .._errors import ConfigError, StoreError, sid_prefix
 from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow
 from ._protocol import Record
+from ._users import UserKeyHolder
 
 if TYPE_CHECKING:
     from typing_extensions import LiteralString
@@ -155,7 +156,30 @@ def _lost(
     )
 
 
-class _PostgresBase:
+class _UserQueries:
+    """The user index's statements: an expression index on ``sess ->> user_key`` (the table
+    itself stays connect-pg-simple's), and the lookups that use it."""
+
+    def __init__(self, queries: _Queries, table: str, user_key: str) -> None:
+        def q(text: LiteralString) -> sql.Composed:
+            return sql.SQL(text).format(
+                table=queries.table,
+                index=sql.Identifier(f"IDX_{table}_user_{user_key}"[:63]),
+                key=sql.Literal(user_key),
+            )
+
+        self.create = q('CREATE INDEX IF NOT EXISTS {index} ON {table} (("sess" ->> {key}))')
+        self.sessions_of = q(
+            'SELECT "sid", "sess"::text FROM {table} WHERE ("sess" ->> {key}) = %s '
+            'AND "expire" > %s'
+        )
+        self.destroy_user = q(
+            'DELETE FROM {table} WHERE ("sess" ->> {key}) = %s AND "expire" > %s '
+            'AND "sid" IS DISTINCT FROM %s'
+        )
+
+
+class _PostgresBase(UserKeyHolder):
     """Option handling and row decoding shared by both stores; no I/O."""
 
     def __init__(self, table: str, schema: str | None, create_table: bool, clock: Clock | None):
@@ -163,7 +187,20 @@ class _PostgresBase:
         self.schema = schema
         self._q = _Queries(table, schema)
         self._table_ready = not create_table
+        self._create_table = create_table
         self._clock: Clock = clock or utcnow
+
+    def _user_index_enabled(self, user_key: str) -> None:
+        """With ``create_table=True`` the index is created with the table (or on the next
+        statement); otherwise create it yourself (``ensure_table()`` or the DDL in the docs)."""
+        self._uq = _UserQueries(self._q, self.table_name, user_key)
+        self._q.create.append(self._uq.create)
+        if self._create_table:
+            self._table_ready = False
+
+    def _user_queries(self) -> _UserQueries:
+        self._require_user_key()
+        return self._uq
 
     def _now(self) -> datetime:
         return _naive_utc(self._clock())
@@ -251,6 +288,18 @@ class PostgresStore(_PostgresBase):
         """Delete expired rows (connect-pg-simple's ``pruneSessions``); returns how many.
         Nothing runs in the background: call it from a scheduled job."""
         _, count = self._run("prune", None, self._q.prune, (self._now(),))
+        return count
+
+    def sessions_of(self, user: str) -> dict[str, Record]:
+        """Every live session whose ``sess ->> user_key`` is ``user``, by id (index lookup)."""
+        query = self._user_queries().sessions_of
+        rows, _ = self._run("sessions_of", None, query, (user, self._now()))
+        return self._collect(rows)
+
+    def destroy_user(self, user: str, keep: str | None = None) -> int:
+        """Delete every live session of ``user`` except ``keep`` in one statement; how many."""
+        query = self._user_queries().destroy_user
+        _, count = self._run("destroy_user", None, query, (user, self._now(), keep))
         return count
 
     def ensure_table(self) -> None:
@@ -373,6 +422,16 @@ class AsyncPostgresStore(_PostgresBase):
 
     async def prune(self) -> int:
         _, count = await self._run("prune", None, self._q.prune, (self._now(),))
+        return count
+
+    async def sessions_of(self, user: str) -> dict[str, Record]:
+        query = self._user_queries().sessions_of
+        rows, _ = await self._run("sessions_of", None, query, (user, self._now()))
+        return self._collect(rows)
+
+    async def destroy_user(self, user: str, keep: str | None = None) -> int:
+        query = self._user_queries().destroy_user
+        _, count = await self._run("destroy_user", None, query, (user, self._now(), keep))
         return count
 
     async def ensure_table(self) -> None:

@@ -39,6 +39,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from .._errors import ConfigError, StoreError, sid_prefix
 from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow
 from ._protocol import Record
+from ._users import UserKeyHolder, record_user
 
 if TYPE_CHECKING:
     SyncClient = redis.Redis | redis.cluster.RedisCluster
@@ -60,6 +61,21 @@ _US = timedelta(microseconds=1)
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
 
+#: The user index: a Redis set per user, ``USERS_PREFIX + prefix + user``, holding session ids.
+#: Outside ``prefix*`` so SCANs of the sessions never see it.
+USERS_PREFIX = "coatcheck-users:"
+
+# Add a session id to its user's set; the set lives as long as its longest-lived session.
+# One key, so it runs on a cluster too; on one server it rides in the MULTI of the write.
+_INDEX_LUA = """
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+
 def scan_pattern(prefix: str) -> str:
     """``prefix*`` with the prefix's glob characters escaped, so ``a*:`` matches only itself."""
     return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
@@ -74,7 +90,7 @@ def _wrap_errors(operation: str, sid: str | None) -> Iterator[None]:
         raise StoreError(operation, sid, exc) from exc
 
 
-class _RedisBase:
+class _RedisBase(UserKeyHolder):
     """What both stores share: naming, TTL arithmetic and decoding; no I/O."""
 
     def __init__(self, prefix: str, clock: Clock | None) -> None:
@@ -114,6 +130,38 @@ class _RedisBase:
             )
         return record
 
+    # -- the user index (DESIGN "Sessions of a user") ------------------------------------------
+    # Each write of a session with a user first adds its id to the user's set, in the same
+    # MULTI on one server (two commands, index first, on a cluster, where the keys live in
+    # different slots). So the set is always a superset of the user's live sessions; members
+    # whose session is gone or belongs to someone else now are dropped when the set is read.
+
+    def _user_index_enabled(self, user_key: str) -> None:
+        if (USERS_PREFIX + self.prefix).startswith(self.prefix):
+            raise ConfigError("user_key", f"the prefix {self.prefix!r} would cover the index")
+
+    def _user_set(self, user: str) -> str:
+        return USERS_PREFIX + self.prefix + user
+
+    def _record_user_set(self, record: Mapping[str, Any]) -> str | None:
+        user = record_user(record, self._user_key)
+        return None if user is None else self._user_set(user)
+
+    def _members(
+        self, user: str, members: Any, values: Sequence[Any]
+    ) -> tuple[dict[str, Record], list[Any]]:
+        """Sort the set's members into the user's live sessions and stale members."""
+        found: dict[str, Record] = {}
+        stale: list[Any] = []
+        for member, raw in zip(members, values):
+            sid = member.decode("utf-8", "surrogateescape") if isinstance(member, bytes) else member
+            record = self._decode(sid, raw)
+            if record is not None and record_user(record, self._user_key) == user:
+                found[sid] = record
+            else:
+                stale.append(member)
+        return found, stale
+
     def _collect(self, keys: Sequence[bytes | str], values: Sequence[Any]) -> dict[str, Record]:
         found: dict[str, Record] = {}
         for key, raw in zip(keys, values):
@@ -143,6 +191,7 @@ class RedisStore(_RedisBase):
             raise ConfigError("client", "this is an asyncio client: use AsyncRedisStore")
         self.client = client
         self._cluster = isinstance(client, redis.cluster.RedisCluster)
+        self._index_script = client.register_script(_INDEX_LUA)
 
     @classmethod
     def from_url(
@@ -176,17 +225,22 @@ class RedisStore(_RedisBase):
         value = encode_record(record)  # InvalidRecordError before any I/O
         ttl = self._ttl_ms(record)
         with _wrap_errors("set", sid):
-            if ttl > 0:
-                self._c.set(self._key(sid), value, px=ttl)
-            else:
+            if ttl <= 0:
                 self._c.delete(self._key(sid))
+            elif (user_set := self._record_user_set(record)) is not None:
+                self._indexed(user_set, sid, ttl, lambda c: c.set(self._key(sid), value, px=ttl))
+            else:
+                self._c.set(self._key(sid), value, px=ttl)
 
     def touch(self, sid: str, record: Mapping[str, Any]) -> None:
         """``PEXPIRE key ttl``: a new lifetime, the stored bytes untouched (connect-redis's
         ``EXPIRE``); a missing or expired key stays missing, a ttl <= 0 deletes it."""
         ttl = self._ttl_ms(record)
         with _wrap_errors("touch", sid):
-            self._c.pexpire(self._key(sid), ttl)
+            if ttl > 0 and (user_set := self._record_user_set(record)) is not None:
+                self._indexed(user_set, sid, ttl, lambda c: c.pexpire(self._key(sid), ttl))
+            else:
+                self._c.pexpire(self._key(sid), ttl)
 
     def destroy(self, sid: str) -> None:
         with _wrap_errors("destroy", sid):
@@ -214,6 +268,41 @@ class RedisStore(_RedisBase):
             keys = self._scan()
             for start in range(0, len(keys), BATCH):
                 self._c.delete(*keys[start : start + BATCH])
+
+    def sessions_of(self, user: str) -> dict[str, Record]:
+        """The live sessions in ``user``'s set, by id; stale members are dropped."""
+        self._require_user_key()
+        user_set = self._user_set(user)
+        with _wrap_errors("sessions_of", None):
+            members = list(self._c.smembers(user_set))
+            if not members:
+                return {}
+            keys = [self._key(m.decode("utf-8", "surrogateescape")) for m in members]
+            values = self._c.mget_nonatomic(keys) if self._cluster else self._c.mget(keys)
+            found, stale = self._members(user, members, values)
+            if stale:
+                self._c.srem(user_set, *stale)
+        return found
+
+    def destroy_user(self, user: str, keep: str | None = None) -> int:
+        """Delete every live session of ``user`` except ``keep``; returns how many."""
+        victims = [sid for sid in self.sessions_of(user) if sid != keep]
+        if victims:
+            with _wrap_errors("destroy_user", None):
+                self._c.delete(*[self._key(sid) for sid in victims])
+                self._c.srem(self._user_set(user), *victims)
+        return len(victims)
+
+    def _indexed(self, user_set: str, sid: str, ttl: int, write: Callable[[Any], Any]) -> Any:
+        """Index ``sid`` under ``user_set`` and run ``write(client)``: one MULTI on a server,
+        index first then the write on a cluster. Returns the write's result."""
+        if self._cluster:
+            self._index_script(keys=[user_set], args=[sid, ttl])
+            return write(self._c)
+        pipe = self._c.pipeline(transaction=True)
+        self._index_script(keys=[user_set], args=[sid, ttl], client=pipe)
+        write(pipe)
+        return pipe.execute()[1]
 
     def close(self) -> None:
         """Close the client if ``from_url`` created it; a client you passed in stays yours."""
@@ -246,6 +335,7 @@ class AsyncRedisStore(_RedisBase):
             raise ConfigError("client", "this is a synchronous client: use RedisStore")
         self.client = client
         self._cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
+        self._index_script = client.register_script(_INDEX_LUA)
 
     @classmethod
     def from_url(
@@ -279,16 +369,25 @@ class AsyncRedisStore(_RedisBase):
         ttl = self._ttl_ms(record)
         with _wrap_errors("set", sid):
             client = await self._ready()
-            if ttl > 0:
-                await client.set(self._key(sid), value, px=ttl)
-            else:
+            if ttl <= 0:
                 await client.delete(self._key(sid))
+            elif (user_set := self._record_user_set(record)) is not None:
+                await self._indexed(
+                    client, user_set, sid, ttl, lambda c: c.set(self._key(sid), value, px=ttl)
+                )
+            else:
+                await client.set(self._key(sid), value, px=ttl)
 
     async def touch(self, sid: str, record: Mapping[str, Any]) -> None:
         ttl = self._ttl_ms(record)
         with _wrap_errors("touch", sid):
             client = await self._ready()
-            await client.pexpire(self._key(sid), ttl)
+            if ttl > 0 and (user_set := self._record_user_set(record)) is not None:
+                await self._indexed(
+                    client, user_set, sid, ttl, lambda c: c.pexpire(self._key(sid), ttl)
+                )
+            else:
+                await client.pexpire(self._key(sid), ttl)
 
     async def destroy(self, sid: str) -> None:
         with _wrap_errors("destroy", sid):
@@ -319,6 +418,47 @@ class AsyncRedisStore(_RedisBase):
             keys = await self._scan(client)
             for start in range(0, len(keys), BATCH):
                 await client.delete(*keys[start : start + BATCH])
+
+    async def sessions_of(self, user: str) -> dict[str, Record]:
+        """The live sessions in ``user``'s set, by id; stale members are dropped."""
+        self._require_user_key()
+        user_set = self._user_set(user)
+        with _wrap_errors("sessions_of", None):
+            client = await self._ready()
+            members = list(await client.smembers(user_set))
+            if not members:
+                return {}
+            keys = [self._key(m.decode("utf-8", "surrogateescape")) for m in members]
+            if self._cluster:
+                values = await client.mget_nonatomic(keys)
+            else:
+                values = await client.mget(keys)
+            found, stale = self._members(user, members, values)
+            if stale:
+                await client.srem(user_set, *stale)
+        return found
+
+    async def destroy_user(self, user: str, keep: str | None = None) -> int:
+        """Delete every live session of ``user`` except ``keep``; returns how many."""
+        victims = [sid for sid in await self.sessions_of(user) if sid != keep]
+        if victims:
+            with _wrap_errors("destroy_user", None):
+                client = await self._ready()
+                await client.delete(*[self._key(sid) for sid in victims])
+                await client.srem(self._user_set(user), *victims)
+        return len(victims)
+
+    async def _indexed(
+        self, client: Any, user_set: str, sid: str, ttl: int, write: Callable[[Any], Any]
+    ) -> Any:
+        """``RedisStore._indexed`` for asyncio clients."""
+        if self._cluster:
+            await self._index_script(keys=[user_set], args=[sid, ttl])
+            return await write(client)
+        pipe = client.pipeline(transaction=True)
+        await self._index_script(keys=[user_set], args=[sid, ttl], client=pipe)
+        write(pipe)
+        return (await pipe.execute())[1]
 
     async def aclose(self) -> None:
         """Close the client if ``from_url`` created it; a client you passed in stays yours."""

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from .._errors import ConfigError, StoreError
 from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
 from ._protocol import Record
+from ._users import UserKeyHolder
 
 logger = logging.getLogger("coatcheck")
 
@@ -44,7 +45,7 @@ def _epoch_ms(when: datetime) -> float:
     return (when - _EPOCH) / _MS
 
 
-class SQLiteStore:
+class SQLiteStore(UserKeyHolder):
     """Sessions in an SQLite database file (or ``":memory:"``).
 
     ``get`` never returns a row whose ``expire`` is at or before the clock's now. Rows without
@@ -76,6 +77,7 @@ class SQLiteStore:
             raise ConfigError("busy_timeout", f"must be a number of seconds, not {busy_timeout!r}")
         if busy_timeout < 0:
             raise ConfigError("busy_timeout", f"must be >= 0, not {busy_timeout!r}")
+        self._table = table
         self._path = os.fspath(path)
         self._busy_timeout = float(busy_timeout)
         self._clock = clock or utcnow
@@ -168,6 +170,49 @@ class SQLiteStore:
         """Delete every row of this store's table."""
         with self._connection("clear") as conn:
             conn.execute(self._sql_clear)
+
+    # -- sessions of a user (DESIGN "Sessions of a user") ---------------------------------------
+    # The index is SQLite's own: an expression index on the user key inside ``sess``, kept by
+    # every statement that writes a row (set, touch, set_if ...) in the same transaction.
+
+    def _user_expr(self, user_key: str) -> str:
+        # json_valid first: a row that is not JSON (a foreign writer) must not break writes.
+        return f"(CASE WHEN json_valid(sess) THEN json_extract(sess, '$.\"{user_key}\"') END)"
+
+    def _user_index_enabled(self, user_key: str) -> None:
+        index = f'"{self._table}_user_{user_key}_idx"'
+        with self._connection("index_users") as conn:
+            conn.execute(
+                f'CREATE INDEX IF NOT EXISTS {index} ON "{self._table}" '
+                f"({self._user_expr(user_key)})"
+            )
+
+    def _user_where(self) -> str:
+        return (
+            f'"{self._table}" WHERE {self._user_expr(self._require_user_key())} IN (?, ?) '
+            "AND (expire IS NULL OR expire > ?)"
+        )
+
+    @staticmethod
+    def _user_params(user: str) -> tuple[Any, Any]:
+        """The user as text and, when it is a decimal integer, as the JSON number too."""
+        as_int: Any = int(user) if user.isdecimal() and user.isascii() else user
+        return (user, as_int)
+
+    def sessions_of(self, user: str) -> dict[str, Record]:
+        """Every live session whose ``record[user_key]`` is ``user``, by id (index lookup)."""
+        query = f"SELECT sid, sess FROM {self._user_where()}"
+        with self._connection("sessions_of") as conn:
+            rows = conn.execute(query, (*self._user_params(user), self._now_ms())).fetchall()
+        decoded = ((sid, decode_record(text)) for sid, text in rows)
+        return {sid: record for sid, record in decoded if record is not None}
+
+    def destroy_user(self, user: str, keep: str | None = None) -> int:
+        """Delete every live session of ``user`` except ``keep`` in one statement; how many."""
+        query = f"DELETE FROM {self._user_where()} AND sid IS NOT ?"
+        with self._connection("destroy_user") as conn:
+            params = (*self._user_params(user), self._now_ms(), keep)
+            return int(conn.execute(query, params).rowcount)
 
     # -- maintenance --------------------------------------------------------------------------
 
