@@ -54,6 +54,20 @@ def test_invalid_option_is_a_config_error_naming_it() -> None:
         SessionMiddleware(responder(), **options(unset="forget"))
 
 
+def test_an_option_typo_is_a_config_error_logged_at_error_first(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        SessionMiddleware(responder(), **options(save_unitialized=False))
+    assert str(caught.value) == (
+        "save_unitialized: unknown option(s): save_unitialized (did you mean save_uninitialized?)"
+    )
+    (logged,) = [r for r in caplog.records if r.name == "coatcheck"]
+    assert logged.levelname == "ERROR"
+    assert "save_unitialized" in logged.getMessage()
+    assert "did you mean save_uninitialized?" in logged.getMessage()
+
+
 def test_config_error_is_the_cores() -> None:
     assert coatcheck_asgi.ConfigError is coatcheck.ConfigError
     assert coatcheck_asgi.StoreError is coatcheck.StoreError

@@ -5,6 +5,7 @@ Each ``ConfigError`` is raised when the config is built and names the offending 
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -13,15 +14,19 @@ from typing import Any
 import pytest
 
 from coatcheck import (
+    AsyncDriver,
     ConfigError,
+    ConfigWarning,
     CookieOptions,
     RequestReceived,
     SessionConfig,
     SyncDriver,
     SyncSession,
+    check_option_names,
     default_genid,
 )
-from coatcheck.stores import MemoryStore
+from coatcheck.stores import MemoryStore, SQLiteStore
+from coatcheck.stores._async import to_async
 from coatcheck.stores.memory import looks_like_production
 
 from .cycle import (
@@ -39,6 +44,8 @@ from .cycle import (
 )
 
 PRODUCTION_ENV_VARS = ("COATCHECK_ENV", "APP_ENV", "PYTHON_ENV", "ENV")
+#: Production also warns about a short secret (issue 10.6): these tests use a long one.
+LONG_SECRET = "a-production-grade-secret-of-40-characters"
 
 
 @pytest.fixture(autouse=True)
@@ -114,19 +121,19 @@ def test_memory_store_in_production_warns(monkeypatch: pytest.MonkeyPatch, varia
     monkeypatch.setenv(variable, " Production ")
     assert looks_like_production()
     with pytest.warns(RuntimeWarning, match="MemoryStore is not designed for a production"):
-        build(store=MemoryStore())
+        build(store=MemoryStore(), secret=LONG_SECRET)
 
 
 def test_default_store_in_production_warns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COATCHECK_ENV", "production")
     with pytest.warns(RuntimeWarning, match="MemoryStore"):
-        config = build()
+        config = build(secret=LONG_SECRET)
     assert isinstance(config.store, MemoryStore)
 
 
 def test_other_stores_in_production_do_not_warn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COATCHECK_ENV", "production")
-    build(store=RecordingStore())  # filterwarnings=error would fail this test
+    build(store=RecordingStore(), secret=LONG_SECRET)  # filterwarnings=error would fail this
 
 
 def test_memory_store_outside_production_does_not_warn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,3 +388,168 @@ def test_outside_the_cookie_path_no_session_at_all() -> None:
     driver: SyncDriver[SyncSession] = SyncDriver(config)
     assert driver.begin(RequestReceived(now=NOW, path="/other", cookie_header="x=1")) is None
     assert config.store.calls == []
+
+
+# -- issue 10: start-up refuses what would fail (or lose data) later ---------------------------
+
+
+class NativeAsyncStore:
+    """An async store (``get`` is a coroutine function), as AsyncRedisStore is."""
+
+    async def get(self, sid: str) -> None:
+        return None
+
+    async def set(self, sid: str, record: Any) -> None:
+        return None
+
+    async def destroy(self, sid: str) -> None:
+        return None
+
+
+@pytest.mark.parametrize("store", [NativeAsyncStore(), to_async(MemoryStore())], ids=repr)
+def test_an_async_store_is_refused_by_the_sync_driver(store: Any) -> None:
+    config = build(store=store)
+    with pytest.raises(ConfigError, match=r"^store: .* is an async store and SyncDriver runs"):
+        SyncDriver(config)
+
+
+def test_an_async_store_is_fine_for_the_async_driver() -> None:
+    assert AsyncDriver(build(store=NativeAsyncStore())).config.store is not None
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, SQLiteStore, RecordingStore])
+def test_a_store_class_instead_of_an_instance_is_refused(store_class: type) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build(store=store_class)
+    assert raised.value.option == "store"
+    assert f"pass an instance: {store_class.__name__}(...)" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("save_unitialized", "save_uninitialized"),
+        ("saveUninitialized", "save_uninitialized"),
+        ("secrets", "secret"),
+        ("resav", "resave"),
+        ("rollling", "rolling"),
+    ],
+)
+def test_an_option_typo_is_a_config_error_naming_the_closest_option(typo: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build(**{typo: False})
+    assert raised.value.option == typo
+    assert str(raised.value) == f"{typo}: unknown option(s): {typo} (did you mean {meant}?)"
+
+
+def test_an_unknown_option_without_a_close_match_is_named_alone() -> None:
+    with pytest.raises(ConfigError, match=r"^zzz: unknown option\(s\): zzz\Z"):
+        build(zzz=1)
+
+
+def test_check_option_names_labels_and_accepts_extras() -> None:
+    check_option_names(["secret", "store_options"], extra={"store_options"})
+    with pytest.raises(ConfigError) as raised:
+        check_option_names(["secret", "stor", "x_y"], option="COATCHECK")
+    assert raised.value.option == "COATCHECK"
+    assert str(raised.value) == (
+        "COATCHECK: unknown option(s): stor, x_y (did you mean stor -> store?)"
+    )
+
+
+def test_a_cookie_option_typo_suggests_the_closest_name() -> None:
+    with pytest.raises(ConfigError, match=r"maxAge \(did you mean max_age\?\)"):
+        build(cookie={"maxAge": 60})
+
+
+SECRET_TEXT = "prod-secret-123"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        {SECRET_TEXT},
+        frozenset({SECRET_TEXT}),
+        [SECRET_TEXT, 5],
+        [SECRET_TEXT, ""],
+        [SECRET_TEXT, None],
+        {"key": SECRET_TEXT},
+        12345678,
+    ],
+    ids=["set", "frozenset", "list-with-int", "list-with-empty", "list-with-none", "dict", "int"],
+)
+def test_a_wrongly_typed_secret_is_described_never_shown(secret: Any) -> None:
+    with pytest.raises(ConfigError) as raised:
+        build(secret=secret)
+    shown = f"{raised.value} {raised.value!r} {raised.value.args}"
+    assert SECRET_TEXT not in shown
+    assert "12345678" not in shown
+    assert raised.value.option == "secret"
+
+
+def test_a_wrongly_typed_secret_names_the_type_and_position() -> None:
+    with pytest.raises(ConfigError, match=r"not set\Z"):
+        build(secret={SECRET_TEXT})
+    with pytest.raises(ConfigError, match=r"secret\[1\] is int\Z"):
+        build(secret=[SECRET_TEXT, 5])
+
+
+def test_the_secret_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="coatcheck")
+    config = make_config(secret=SECRET_TEXT, cookie={"max_age": 60})
+    first = run_cycle(config, handler=lambda s: s.update(a=1))
+    run_cycle(config, cookie=first.cookie, handler=lambda s: s.regenerate())
+    run_cycle(config, cookie=cookie_header(ID1, "wrong secret"))
+    assert caplog.records, "the cycle logs at DEBUG"
+    assert all(SECRET_TEXT not in record.getMessage() for record in caplog.records)
+
+
+# -- warnings: works, but probably a mistake ----------------------------------------------------
+
+
+@pytest.mark.parametrize("secure", [None, False])
+@pytest.mark.parametrize("same_site", ["none", "None"])
+def test_same_site_none_without_secure_warns(secure: Any, same_site: str) -> None:
+    with pytest.warns(ConfigWarning, match='same_site="none" without secure=True'):
+        build(cookie={"same_site": same_site, "secure": secure})
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        {"same_site": "none", "secure": True},
+        {"same_site": "none", "secure": "auto"},
+        {"same_site": "auto"},
+        {"same_site": "lax"},
+        {},
+    ],
+)
+def test_same_site_none_with_secure_does_not_warn(cookie: dict[str, Any]) -> None:
+    build(cookie=cookie)  # filterwarnings=error fails this test on any warning
+
+
+def test_a_short_secret_in_production_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.warns(ConfigWarning, match="shorter than 32 characters"):
+        build(secret="x" * 31, store=RecordingStore())
+
+
+def test_a_short_secret_warning_never_shows_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.warns(ConfigWarning) as caught:
+        build(secret=SECRET_TEXT, store=RecordingStore())
+    assert all(SECRET_TEXT not in str(w.message) for w in caught)
+
+
+def test_a_long_secret_in_production_does_not_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    build(secret=["x" * 32, "old"], store=RecordingStore())
+
+
+def test_a_short_secret_outside_production_does_not_warn() -> None:
+    assert not looks_like_production()
+    build(secret="short")
+
+
+def test_config_warning_is_a_user_warning() -> None:
+    assert issubclass(ConfigWarning, UserWarning)

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.http import HttpResponse
 from django.test import Client, override_settings
 
-from coatcheck import CookieOptions
+from coatcheck import ConfigWarning, CookieOptions
 from coatcheck._signing import ExpressSigner, sign_session_id
 from coatcheck.stores import MemoryStore
 from coatcheck_django import ConfigError, SessionMiddleware
@@ -71,7 +71,9 @@ def test_browser_close_and_no_samesite(store: MemoryStore) -> None:
 
 @override_settings(SESSION_COOKIE_HTTPONLY=False, SESSION_COOKIE_SAMESITE="None")
 def test_httponly_off_and_samesite_none(store: MemoryStore) -> None:
-    _, _, set_cookie = first_visit()
+    # SameSite=None without Secure works but browsers reject it: warned (issue 10.6)
+    with pytest.warns(ConfigWarning, match='same_site="none" without secure'):
+        _, _, set_cookie = first_visit()
     assert "HttpOnly" not in set_cookie
     assert set_cookie.endswith("; SameSite=None")
 
@@ -191,6 +193,7 @@ def build_middleware() -> SessionMiddleware:
         ),
         ({"COATCHECK": {**OPTIONS, "store": "tests.django_adapter.stores.AsyncOnly"}}, "store"),
         ({"COATCHECK": {**OPTIONS, "cookie": {"same_site": "sideways"}}}, "cookie.same_site"),
+        ({"COATCHECK": {**OPTIONS, "store": MemoryStore}}, "store"),
         ({"SECRET_KEY": ""}, "secret"),
         ({"SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies"}, "SESSION_ENGINE"),
     ],
@@ -201,6 +204,22 @@ def test_mistakes_are_a_config_error_when_the_middleware_is_built(
     with override_settings(**settings), pytest.raises(ConfigError) as caught:
         build_middleware()
     assert caught.value.option == option
+
+
+def test_an_option_typo_names_the_closest_option() -> None:
+    settings = {"COATCHECK": {**OPTIONS, "save_unitialized": False, "store_option": {}}}
+    with override_settings(**settings), pytest.raises(ConfigError) as caught:
+        build_middleware()
+    assert str(caught.value) == (
+        "COATCHECK: unknown option(s): save_unitialized, store_option (did you mean "
+        "save_unitialized -> save_uninitialized, store_option -> store_options?)"
+    )
+
+
+def test_an_async_store_is_refused_with_the_cores_message() -> None:
+    settings = {"COATCHECK": {**OPTIONS, "store": "tests.django_adapter.stores.AsyncOnly"}}
+    with override_settings(**settings), pytest.raises(ConfigError, match="is an async store"):
+        build_middleware()
 
 
 def test_resave_and_save_uninitialized_keep_express_defaults_and_warning() -> None:

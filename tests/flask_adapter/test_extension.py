@@ -108,6 +108,53 @@ def test_invalid_options_in_app_config_are_config_errors_at_init() -> None:
         coatcheck_flask.Session(app, **BASE)
 
 
+def test_an_option_typo_is_a_config_error_with_the_closest_name() -> None:
+    app = Flask(__name__)
+    app.secret_key = SECRET
+    with pytest.raises(coatcheck_flask.ConfigError) as caught:
+        coatcheck_flask.Session(app, resave=False, save_unitialized=False)
+    assert caught.value.option == "save_unitialized"
+    assert "did you mean save_uninitialized?" in str(caught.value)
+
+
+def test_an_option_typo_in_app_config_is_a_config_error_naming_coatcheck() -> None:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=SECRET, COATCHECK={"resave": False, "save_unitialized": False})
+    with pytest.raises(coatcheck_flask.ConfigError) as caught:
+        coatcheck_flask.Session(app)
+    assert str(caught.value) == (
+        "COATCHECK: unknown option(s): save_unitialized (did you mean save_uninitialized?)"
+    )
+
+
+class _AsyncOnlyStore:
+    async def get(self, sid: str) -> None:
+        return None
+
+    async def set(self, sid: str, record: Any) -> None:
+        return None
+
+    async def destroy(self, sid: str) -> None:
+        return None
+
+
+def test_an_async_store_is_refused_at_init() -> None:
+    app = Flask(__name__)
+    app.secret_key = SECRET
+    with pytest.raises(coatcheck_flask.ConfigError, match="is an async store") as caught:
+        coatcheck_flask.Session(app, **{**BASE, "store": _AsyncOnlyStore()})
+    assert caught.value.option == "store"
+
+
+def test_a_store_class_is_refused_at_init() -> None:
+    app = Flask(__name__)
+    app.secret_key = SECRET
+    with pytest.raises(
+        coatcheck_flask.ConfigError, match=r"pass an instance: MemoryStore\(\.\.\.\)"
+    ):
+        coatcheck_flask.Session(app, **{**BASE, "store": MemoryStore})
+
+
 def test_missing_resave_warns_like_express() -> None:
     app = Flask(__name__)
     app.secret_key = SECRET

@@ -8,6 +8,7 @@ the server (or Starlette's ``ServerErrorMiddleware``) answers 500 instead of a 2
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime, timezone
 from typing import Any
@@ -15,12 +16,15 @@ from typing import Any
 from coatcheck import (
     AsyncDriver,
     AsyncSession,
+    ConfigError,
     Decision,
     RequestReceived,
     SessionConfig,
     SessionCycle,
     vary_with_cookie,
 )
+
+logger = logging.getLogger("coatcheck")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -109,7 +113,18 @@ class SessionMiddleware:
 
     def __init__(self, app: ASGIApp, /, **options: Any) -> None:
         self.app = app
-        self.config = SessionConfig.from_options(**options)
+        try:
+            self.config = SessionConfig.from_options(**options)
+        except ConfigError as exc:
+            # Starlette builds its middleware at lifespan start-up, and uvicorn's default
+            # ``--lifespan auto`` swallows an error there as "lifespan unsupported" (INFO):
+            # say it at ERROR first, so a misconfiguration cannot pass for a healthy start.
+            logger.error(
+                "coatcheck_asgi.SessionMiddleware: ConfigError: %s -- no request can be served "
+                "(under uvicorn, --lifespan on makes this stop the server at start-up)",
+                exc,
+            )
+            raise
         self.driver: AsyncDriver[AsyncSession] = AsyncDriver(self.config, AsyncSession)
 
     def now(self) -> datetime:

@@ -21,11 +21,11 @@ Embedding it in your own server takes a few lines::
 from __future__ import annotations
 
 from .__about__ import __version__
-from ._config import CookieOptions, SessionConfig
+from ._config import CookieOptions, SessionConfig, check_option_names, require_sync_store
 from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
 from ._cycle import CycleStateError, Phase, SessionCycle
 from ._drivers import AsyncDriver, SyncDriver, run_async, run_sync
-from ._errors import CoatcheckError, ConfigError, InvalidRecordError, StoreError
+from ._errors import CoatcheckError, ConfigError, ConfigWarning, InvalidRecordError, StoreError
 from ._ids import default_genid
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
 from ._request import RequestReceived, is_secure, path_matches
@@ -38,6 +38,7 @@ __all__ = [
     "AsyncSession",
     "CoatcheckError",
     "ConfigError",
+    "ConfigWarning",
     "CookieOptions",
     "CycleStateError",
     "Decision",
@@ -59,10 +60,12 @@ __all__ = [
     "SyncDriver",
     "SyncSession",
     "__version__",
+    "check_option_names",
     "cookie_values",
     "default_genid",
     "is_secure",
     "path_matches",
+    "require_sync_store",
     "revoke",
     "revoke_async",
     "run_async",

@@ -7,11 +7,14 @@ Everything a user can get wrong is checked here, when the middleware is built, a
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
 import math
+import re
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -22,7 +25,7 @@ from ._cookies import (
     decode_uri_component,
     encode_uri_component,
 )
-from ._errors import ConfigError
+from ._errors import ConfigError, ConfigWarning
 from ._ids import default_genid
 from ._signing import ExpressSigner, sign_session_id, unsign_cookie_value
 
@@ -35,6 +38,32 @@ CookieSource = Union["CookieOptions", Mapping[str, Any], Callable[[Any], Any], N
 _SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
 _UNSET: Any = object()
+#: The longest cookie lifetime accepted (either way): far beyond any real use (browsers cap at
+#: 400 days), and small enough that ``now + max_age`` stays a representable ``datetime``.
+MAX_LIFETIME_SECONDS = 1000 * 365.25 * 86400
+#: A shorter secret is guessable offline from one signed cookie; warned about in production.
+MIN_SECRET_LENGTH = 32
+
+
+def unknown_options(
+    given: Iterable[str], valid: Iterable[str], *, option: str | None = None, kind: str = "option"
+) -> ConfigError | None:
+    """A ``ConfigError`` naming the unknown names in ``given``, each with the closest valid name
+    (``save_unitialized`` -> ``save_uninitialized``, express's ``maxAge`` -> ``max_age``)."""
+    valid = sorted(valid)
+    unknown = sorted({str(name) for name in given} - set(valid))
+    if not unknown:
+        return None
+    hints = []
+    for name in unknown:
+        snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()  # express's camelCase
+        close = [snake] if snake in valid else difflib.get_close_matches(snake, valid, n=1)
+        if close:
+            hints.append(f"{name} -> {close[0]}" if len(unknown) > 1 else close[0])
+    message = f"unknown {kind}(s): {', '.join(unknown)}"
+    if hints:
+        message += f" (did you mean {', '.join(hints)}?)"
+    return ConfigError(option or unknown[0], message)
 
 
 def seconds(value: float | timedelta | None, option: str) -> float | None:
@@ -47,6 +76,8 @@ def seconds(value: float | timedelta | None, option: str) -> float | None:
         raise ConfigError(option, f"must be a number of seconds or a timedelta, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(option, f"must be a finite number of seconds, not {value!r}")
+    if abs(value) > MAX_LIFETIME_SECONDS:
+        raise ConfigError(option, f"must be at most {MAX_LIFETIME_SECONDS:.0f} s (1000 years)")
     return float(value)
 
 
@@ -105,9 +136,9 @@ class CookieOptions:
             return value
         if isinstance(value, Mapping):
             known = {f.name for f in dataclasses.fields(cls)}
-            unknown = sorted(set(value) - known)
-            if unknown:
-                raise ConfigError("cookie", f"unknown cookie option(s): {', '.join(unknown)}")
+            error = unknown_options(value, known, option="cookie", kind="cookie option")
+            if error is not None:
+                raise error
             return cls(**value)
         raise ConfigError("cookie", f"must be CookieOptions, a dict or a callable, not {value!r}")
 
@@ -142,10 +173,32 @@ def validate_cookie_options(options: CookieOptions) -> None:
             raise ConfigError("cookie.expires", "must be a timezone-aware datetime")
         if max_age is not None:
             raise ConfigError("cookie", "set max_age or expires, not both (prefer max_age)")
+        if not within_lifetime(options.expires, datetime.now(timezone.utc)):
+            raise ConfigError("cookie.expires", "must be within 1000 years of now")
+
+
+def within_lifetime(when: datetime, now: datetime) -> bool:
+    """``when`` is at most ``MAX_LIFETIME_SECONDS`` away from ``now`` (touching it, which adds
+    the lifetime to ``now``, then stays a representable ``datetime``)."""
+    return abs((when - now).total_seconds()) <= MAX_LIFETIME_SECONDS
+
+
+def warn_cookie_options(options: CookieOptions, stacklevel: int) -> None:
+    """Settings that work but that browsers punish: warned about once, at start-up."""
+    same_site = options.same_site
+    none = isinstance(same_site, str) and same_site.lower() == "none"
+    if none and options.secure is not True and options.secure != "auto":
+        warnings.warn(
+            'cookie.same_site="none" without secure=True: browsers reject such a cookie '
+            '(set secure=True, or same_site="auto")',
+            ConfigWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
     """express's ``secret``: one secret or a list; the first signs, all verify."""
+    # Messages name types and positions, never values: a secret must not reach a log.
     if secret is None or secret == "" or secret == b"":
         raise ConfigError("secret", "secret option required for sessions")
     if isinstance(secret, (str, bytes)):
@@ -153,13 +206,32 @@ def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
     elif isinstance(secret, Sequence):
         secrets = tuple(secret)
     else:  # a set has no order to rotate in; a number is a mistake
-        raise ConfigError("secret", f"must be a str, bytes or a list of them, not {secret!r}")
+        raise ConfigError(
+            "secret", f"must be a str, bytes or a list of them, not {type(secret).__name__}"
+        )
     if not secrets:
         raise ConfigError("secret", "secret option array must contain one or more strings")
-    for item in secrets:
+    for index, item in enumerate(secrets):
         if not isinstance(item, (str, bytes)) or not item:
-            raise ConfigError("secret", f"every secret must be a non-empty str or bytes: {item!r}")
+            what = "empty" if isinstance(item, (str, bytes)) else type(item).__name__
+            raise ConfigError(
+                "secret",
+                f"every secret must be a non-empty str or bytes: secret[{index}] is {what}",
+            )
     return secrets
+
+
+def warn_short_secret(secrets: Sequence[str | bytes], stacklevel: int) -> None:
+    """In production, a signing secret under 32 characters is guessable offline."""
+    from .stores.memory import looks_like_production
+
+    if len(secrets[0]) < MIN_SECRET_LENGTH and looks_like_production():
+        warnings.warn(
+            f"the signing secret is shorter than {MIN_SECRET_LENGTH} characters: a signed cookie "
+            "lets an attacker guess it offline (use e.g. secrets.token_urlsafe(32))",
+            ConfigWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -194,8 +266,11 @@ class SessionConfig:
         store: Any = None,
         unset: str | None = "keep",
         user_key: str | None = None,
+        **unknown: Any,
     ) -> SessionConfig:
         """Validate express-session's options (Python names) once, at start-up."""
+        if unknown:  # a typo: say which option was meant, not Python's bare TypeError
+            check_option_names(unknown)
         if resave is _UNSET:
             warnings.warn(
                 "undefined resave option; provide resave option", FutureWarning, stacklevel=3
@@ -226,11 +301,15 @@ class SessionConfig:
         if not isinstance(save_uninitialized, bool):
             raise ConfigError("save_uninitialized", f"must be a bool, not {save_uninitialized!r}")
         resolved_cookie = cookie if callable(cookie) else CookieOptions.coerce(cookie)
+        if isinstance(resolved_cookie, CookieOptions):
+            warn_cookie_options(resolved_cookie, stacklevel=3)
+        secrets = resolve_secrets(secret)
+        warn_short_secret(secrets, stacklevel=3)
         checked_store = check_store(store)
         if user_key is not None:
             index_users_of(checked_store, user_key)
         return cls(
-            secrets=resolve_secrets(secret),
+            secrets=secrets,
             name=name,
             cookie=resolved_cookie,
             genid=genid,
@@ -276,12 +355,32 @@ class SessionConfig:
         return self.cookie
 
 
+def option_names() -> frozenset[str]:
+    """Every keyword ``SessionConfig.from_options`` accepts."""
+    parameters = inspect.signature(SessionConfig.from_options).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def check_option_names(
+    names: Iterable[str], *, option: str | None = None, extra: Iterable[str] = ()
+) -> None:
+    """``ConfigError`` for a name ``from_options`` does not take (plus an adapter's ``extra``),
+    suggesting the closest one; ``option`` labels the error (e.g. ``"COATCHECK"``)."""
+    error = unknown_options(names, option_names() | set(extra), option=option)
+    if error is not None:
+        raise error
+
+
 def check_store(store: Any) -> Any:
     """The store to use: a default MemoryStore, or one with express's required methods."""
     from .stores.memory import MemoryStore, looks_like_production
 
     if store is None:
         store = MemoryStore()
+    if isinstance(store, type):  # ``store=SQLiteStore``: its methods exist but are unbound
+        raise ConfigError(
+            "store", f"pass an instance: {store.__name__}(...), not the class {store.__name__}"
+        )
     missing = [m for m in ("get", "set", "destroy") if not callable(getattr(store, m, None))]
     if missing:
         raise ConfigError("store", f"store must implement get, set and destroy; lacks {missing}")
@@ -307,3 +406,16 @@ def index_users_of(store: Any, user_key: Any) -> None:
     index_users = getattr(store, "index_users", None)
     if callable(index_users):
         index_users(key)
+
+
+def require_sync_store(store: Any, where: str = "this adapter") -> None:
+    """Refuse an async store where only blocking calls are made: every write would be a
+    coroutine never awaited, lost behind a 200."""
+    from .stores._async import is_async_store
+
+    if is_async_store(store):
+        raise ConfigError(
+            "store",
+            f"{type(store).__name__} is an async store and {where} runs sync code: use its "
+            "sync twin (RedisStore, not AsyncRedisStore; PostgresStore, not AsyncPostgresStore)",
+        )

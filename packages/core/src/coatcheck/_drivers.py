@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
-from ._config import SessionConfig
+from ._config import SessionConfig, require_sync_store
 from ._cycle import SessionCycle
 from ._errors import CoatcheckError, StoreError
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
@@ -84,15 +84,20 @@ async def run_async(store: Any, operations: Iterable[StoreOperation]) -> list[Re
 
 
 class SyncDriver(Generic[S]):
-    """Loads and finishes sessions against ``config.store`` with blocking calls."""
+    """Loads and finishes sessions against ``config.store`` with blocking calls.
 
-    def __init__(
-        self,
-        config: SessionConfig,
-        session_class: type[S] = SyncSession,  # type: ignore[assignment]
-    ) -> None:
+    An async store is refused here (``ConfigError``), so every sync adapter refuses it alike.
+    """
+
+    # The overloads type ``SyncDriver(config)`` as ``SyncDriver[SyncSession]`` (no annotation).
+    @overload
+    def __init__(self: SyncDriver[SyncSession], config: SessionConfig) -> None: ...
+    @overload
+    def __init__(self, config: SessionConfig, session_class: type[S]) -> None: ...
+    def __init__(self, config: SessionConfig, session_class: type[Any] = SyncSession) -> None:
+        require_sync_store(config.store, "SyncDriver")
         self.config = config
-        self.session_class = session_class
+        self.session_class: type[S] = session_class
 
     def begin(self, request: RequestReceived) -> SessionCycle[S] | None:
         """Load (or create) the session; ``None`` outside the cookie path."""
@@ -119,13 +124,13 @@ class SyncDriver(Generic[S]):
 class AsyncDriver(Generic[S]):
     """Loads and finishes sessions against ``config.async_store`` with awaits."""
 
-    def __init__(
-        self,
-        config: SessionConfig,
-        session_class: type[S] = AsyncSession,  # type: ignore[assignment]
-    ) -> None:
+    @overload
+    def __init__(self: AsyncDriver[AsyncSession], config: SessionConfig) -> None: ...
+    @overload
+    def __init__(self, config: SessionConfig, session_class: type[S]) -> None: ...
+    def __init__(self, config: SessionConfig, session_class: type[Any] = AsyncSession) -> None:
         self.config = config
-        self.session_class = session_class
+        self.session_class: type[S] = session_class
 
     async def begin(self, request: RequestReceived) -> SessionCycle[S] | None:
         """Load (or create) the session; ``None`` outside the cookie path."""

@@ -22,6 +22,11 @@ class ConfigError(CoatcheckError, ValueError):
         self.option = option
 
 
+class ConfigWarning(UserWarning):
+    """A setting that works but is probably a mistake (``same_site="none"`` without
+    ``secure``, a short secret in production); warned about once, at start-up."""
+
+
 class StoreError(CoatcheckError):
     """A store operation failed. Carries the operation and the underlying cause.
 

@@ -10,7 +10,6 @@ path.
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable, Mapping
 from importlib import import_module
@@ -21,9 +20,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from coatcheck import ConfigError, CookieOptions, SessionConfig
+from coatcheck import (
+    ConfigError,
+    CookieOptions,
+    SessionConfig,
+    check_option_names,
+    require_sync_store,
+)
 
-_OPTIONS = frozenset(inspect.signature(SessionConfig.from_options).parameters) | {"store_options"}
 _lock = threading.Lock()
 _config: SessionConfig | None = None
 
@@ -78,9 +82,8 @@ def resolve_store(store: Any, store_options: Any) -> Any:
             raise ConfigError("store_options", f"{store}: {exc}") from exc
     elif store_options is not None:
         raise ConfigError("store_options", "only used when store is a dotted path")
-    if inspect.iscoroutinefunction(getattr(store, "get", None)):
-        # Django reaches the session from sync code (views, the test client, commands).
-        raise ConfigError("store", "Django needs a sync store (RedisStore, not AsyncRedisStore)")
+    # Django reaches the session from sync code (views, the test client, commands).
+    require_sync_store(store, "Django")
     return store
 
 
@@ -89,9 +92,7 @@ def options_from_settings() -> dict[str, Any]:
     configured = getattr(settings, "COATCHECK", None) or {}
     if not isinstance(configured, Mapping):
         raise ConfigError("COATCHECK", "must be a dict of coatcheck options")
-    unknown = sorted(set(configured) - _OPTIONS)
-    if unknown:
-        raise ConfigError("COATCHECK", f"unknown option(s): {', '.join(map(str, unknown))}")
+    check_option_names(configured, option="COATCHECK", extra={"store_options"})
     options = dict(configured)
     if "secret" not in options:
         try:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from coatcheck import ConfigError, CookieOptions, SessionConfig, SyncDriver
+from coatcheck import ConfigError, CookieOptions, SessionConfig, SyncDriver, check_option_names
 
 from ._interface import CoatcheckSessionInterface
 from ._session import FlaskSession
@@ -77,6 +77,7 @@ def flask_options(app: Flask, explicit: Mapping[str, Any]) -> dict[str, Any]:
     configured = app.config.get("COATCHECK") or {}
     if not isinstance(configured, Mapping):
         raise ConfigError("COATCHECK", 'app.config["COATCHECK"] must be a dict of options')
+    check_option_names(configured, option="COATCHECK")
     options = {**configured, **explicit}
     if "secret" not in options:
         options["secret"] = flask_secret(app)
