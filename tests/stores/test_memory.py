@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from coatcheck import RequestReceived, SessionConfig, SyncDriver
 from coatcheck._errors import ConfigError
 from coatcheck.stores import AsyncStore, to_async
 from coatcheck.stores.memory import MemoryStore, looks_like_production
@@ -42,7 +45,7 @@ def test_stores_express_json_string(store: MemoryStore, clock: FakeClock) -> Non
     record = make_record(clock(), 60, user="bob", greeting="Grüße 🎟️")
     store.set("sid", record)
     expected = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-    assert store._sessions["sid"] == expected
+    assert store._entries["sid"].text == expected
     assert expected.startswith('{"cookie":{"originalMaxAge":60000,"expires":"')
 
 
@@ -50,7 +53,7 @@ def test_touch_keeps_key_order_of_stored_record(store: MemoryStore, clock: FakeC
     store.set("sid", make_record(clock(), 60, user="bob"))
     later = make_record(clock.advance(30), 60, other="x")
     store.touch("sid", later)
-    stored = json.loads(store._sessions["sid"])
+    stored = json.loads(store._entries["sid"].text)
     assert list(stored) == ["cookie", "user"]
     assert stored["cookie"] == later["cookie"]
 
@@ -62,9 +65,32 @@ def test_one_request_visitors_do_not_grow_the_store(clock: FakeClock) -> None:
     for n in range(10_000):
         store.set(f"visitor-{n}", make_record(clock(), 60, n=n))
         clock.advance(0.1)
-        peak = max(peak, len(store._sessions), len(store._heap))
+        peak = max(peak, len(store._entries), len(store._heap))
     assert peak < 2_000
     assert store.length() <= 601
+
+
+def test_soak_one_request_visitors_with_express_defaults(clock: FakeClock) -> None:
+    """Issue 10.9, bounded: 10,500 new visitors through the core with express's defaults (no
+    ``max_age``: browser-session records) leave the default cap of 10,000 entries, and none
+    once a day has passed without them coming back."""
+    store = MemoryStore(clock=clock)
+    driver: SyncDriver = SyncDriver(
+        SessionConfig.from_options(
+            secret="s" * 32, store=store, resave=False, save_uninitialized=True
+        )
+    )
+    for n in range(10_500):
+        cycle = driver.begin(RequestReceived(now=clock(), path="/", cookie_header=None))
+        assert cycle is not None
+        cycle.session["visitor"] = n
+        driver.end(cycle)
+        clock.advance(0.5)
+    assert len(store._entries) == 10_000
+    assert len(store._heap) < 25_000
+    clock.advance(86400)
+    assert store.length() == 0
+    assert len(store._entries) == 0
 
 
 def test_rewritten_long_lived_session_does_not_grow_the_heap(clock: FakeClock) -> None:
@@ -110,37 +136,95 @@ def test_expired_entries_are_pruned_by_writes_without_reads(
         store.set(f"old-{n}", make_record(clock(), 60))
     clock.advance(61)
     store.set("new", make_record(clock(), 60))
-    assert set(store._sessions) == {"new"}
+    assert set(store._entries) == {"new"}
 
 
-def test_browser_session_entries_are_never_pruned(store: MemoryStore, clock: FakeClock) -> None:
+def test_browser_session_entries_expire_after_a_day_idle(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    """Issue 10.9: express's stores (connect-redis, connect-pg-simple) keep them one day."""
+    store.set("idle", make_record(clock(), None, user="bob"))
+    store.set("active", make_record(clock(), None, user="alice"))
+    clock.advance(86400 - 60)
+    store.touch("active", make_record(clock(), None))  # express touches on every request
+    assert store.get("idle") is not None
+    clock.advance(60)
+    assert store.get("idle") is None
+    clock.advance(86400 - 61)
+    store.set("new", make_record(clock(), 60))
+    assert store.get("active") is not None
+    assert set(store._entries) == {"active", "new"}
+
+
+def test_browser_sessions_are_pruned_by_writes_without_reads(clock: FakeClock) -> None:
+    store = MemoryStore(clock=clock, max_sessions=None)
+    for n in range(100):
+        store.set(f"b{n}", make_record(clock(), None))
+    clock.advance(86400)
+    for n in range(20):
+        store.set(f"new{n}", make_record(clock(), None))
+    assert len(store._entries) == 20
+
+
+def test_browser_session_ttl_none_keeps_them(clock: FakeClock) -> None:
+    store = MemoryStore(clock=clock, browser_session_ttl=None)
     store.set("browser", make_record(clock(), None, user="bob"))
     clock.advance(10 * 365 * 86400)
     store.set("new", make_record(clock(), 60))
     assert store.get("browser") == make_record(clock(), None, user="bob")
 
 
-class TestMaxSessions:
-    def test_evicts_the_entry_that_expires_soonest(self, clock: FakeClock) -> None:
-        store = MemoryStore(clock=clock, max_sessions=3)
-        store.set("late", make_record(clock(), 300))
-        store.set("soon", make_record(clock(), 60))
-        store.set("mid", make_record(clock(), 120))
-        store.set("new", make_record(clock(), 600))
-        assert sorted(store.all()) == ["late", "mid", "new"]
-        store.set("newer", make_record(clock(), 600))
-        assert sorted(store.all()) == ["late", "new", "newer"]
+def test_browser_session_ttl_is_configurable(clock: FakeClock) -> None:
+    store = MemoryStore(clock=clock, browser_session_ttl=600)
+    store.set("browser", make_record(clock(), None))
+    found = store.get_versioned("browser")
+    assert found is not None
+    assert found.expires_at == clock() + timedelta(seconds=600)
+    clock.advance(600)
+    assert store.get("browser") is None
 
-    def test_browser_sessions_go_last_least_recently_written_first(self, clock: FakeClock) -> None:
+
+@pytest.mark.parametrize("bad", [0, -5, True, "3600", float("inf"), float("nan")])
+def test_browser_session_ttl_rejects_a_bad_value(bad: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        MemoryStore(browser_session_ttl=bad)
+    assert info.value.option == "browser_session_ttl"
+
+
+class TestMaxSessions:
+    def test_default_is_ten_thousand(self, clock: FakeClock) -> None:
+        """Issue 10.9: the default store is bounded (200,000 visitors left 200,000 entries)."""
+        store = MemoryStore(clock=clock)
+        for n in range(10_050):
+            store.set(f"v{n}", make_record(clock(), None, n=n))
+        assert store.length() == 10_000
+        assert store.get("v49") is None
+        assert store.get("v50") is not None
+
+    def test_evicts_the_least_recently_used(self, clock: FakeClock) -> None:
         store = MemoryStore(clock=clock, max_sessions=3)
-        store.set("b1", make_record(clock(), None))
-        store.set("b2", make_record(clock(), None))
-        store.set("timed", make_record(clock(), 3600))
-        store.set("b1", make_record(clock(), None, rewritten=True))  # b2 is now the oldest
-        store.set("x", make_record(clock(), None))  # evicts "timed" (has an expiry)
-        assert sorted(store.all()) == ["b1", "b2", "x"]
-        store.set("y", make_record(clock(), None))  # then browser sessions, oldest write first
-        assert sorted(store.all()) == ["b1", "x", "y"]
+        store.set("a", make_record(clock(), 300))
+        store.set("b", make_record(clock(), None))
+        store.set("c", make_record(clock(), 60))
+        store.get("a")  # a is now the most recently used: b is idle longest
+        store.set("new", make_record(clock(), 600))
+        assert sorted(store.all()) == ["a", "c", "new"]
+        store.touch("c", make_record(clock(), 60))
+        store.set("newer", make_record(clock(), 600))
+        assert sorted(store.all()) == ["c", "new", "newer"]
+
+    def test_warns_once_when_it_first_evicts(
+        self, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        store = MemoryStore(clock=clock, max_sessions=2)
+        with caplog.at_level(logging.WARNING, logger="coatcheck"):
+            for n in range(2):
+                store.set(f"s{n}", make_record(clock(), 60))
+            assert caplog.records == []
+            for n in range(2, 6):
+                store.set(f"s{n}", make_record(clock(), 60))
+        assert len(caplog.records) == 1
+        assert "max_sessions=2" in caplog.records[0].getMessage()
 
     def test_expired_entries_make_room_first(self, clock: FakeClock) -> None:
         store = MemoryStore(clock=clock, max_sessions=2)
@@ -161,8 +245,14 @@ class TestMaxSessions:
         store = MemoryStore(clock=clock, max_sessions=50)
         for n in range(500):
             store.set(f"s{n}", make_record(clock(), None if n % 3 == 0 else 60 + n))
-            assert len(store._sessions) <= 50
+            assert len(store._entries) <= 50
         assert store.length() == 50
+
+    def test_none_means_unbounded(self, clock: FakeClock) -> None:
+        store = MemoryStore(clock=clock, max_sessions=None)
+        for n in range(10_050):
+            store.set(f"v{n}", make_record(clock(), None))
+        assert store.length() == 10_050
 
     @pytest.mark.parametrize("bad", [0, -1, 1.5, "10", True])
     def test_rejects_a_bad_value(self, bad: Any) -> None:
@@ -174,7 +264,7 @@ class TestMaxSessions:
 def test_expired_record_set_replaces_the_stored_one(store: MemoryStore, clock: FakeClock) -> None:
     store.set("sid", make_record(clock(), 60))
     store.set("sid", make_record(clock(), -1))
-    assert "sid" not in store._sessions
+    assert "sid" not in store._entries
     assert store.get("sid") is None
 
 

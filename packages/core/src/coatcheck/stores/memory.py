@@ -1,30 +1,41 @@
 """``MemoryStore``: express-session's development store, made safe to leave running.
 
 Like express's MemoryStore it keeps each session as its JSON string (so a returned record is
-always a fresh copy) and honours ``cookie.expires`` on every read. Unlike it, expired sessions
-that are never read again do not pile up: every write pops a bounded number of expired entries
-from a min-heap ordered by expiry, so a stream of one-request visitors cannot grow the process
-without bound, and no request ever pays for a full scan.
+always a fresh copy) and honours ``cookie.expires`` on every read. Unlike it, it is bounded:
+
+- expired sessions that are never read again do not pile up: every write pops a few expired
+  entries from a min-heap ordered by expiry, so no request ever pays for a full scan;
+- a browser-session record (no ``cookie.expires``) expires from the store after
+  ``browser_session_ttl`` (one day, as connect-redis and connect-pg-simple do) without a write
+  or touch — express-session touches the session on every request, so only abandoned ones go;
+- at most ``max_sessions`` (10,000) sessions are kept: a new id beyond that evicts the session
+  idle longest, with one WARNING the first time.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from .._errors import ConfigError
-from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
+from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow, validate_record
 from ._protocol import Record, Versioned
 from ._users import UserKeyHolder, record_user
 
+logger = logging.getLogger("coatcheck")
+
 #: Expired heap entries popped per write: more than the one a write can add, so the heap drains.
 _PRUNE_PER_WRITE = 8
+#: Expired locks of crashed holders dropped per ``lock`` call (oldest first).
+_PRUNE_LOCKS = 4
 
 _PRODUCTION_ENV_VARS = ("COATCHECK_ENV", "APP_ENV", "PYTHON_ENV", "ENV")
 
@@ -36,15 +47,29 @@ def looks_like_production() -> bool:
     )
 
 
+class _Entry:
+    """One stored session: its JSON text, when the store drops it, and its version."""
+
+    __slots__ = ("expires", "text", "version")
+
+    def __init__(self, text: str, expires: datetime | None, version: int) -> None:
+        self.text = text
+        self.expires = expires
+        self.version = version
+
+
 class MemoryStore(UserKeyHolder):
     """Sessions in a dict of JSON strings; for development, tests and single-process apps.
 
     ``clock`` returns the current aware UTC time (injected so tests need no freezegun).
 
-    ``max_sessions`` caps memory. When the store is full, storing a *new* id first drops expired
-    entries, then evicts the live entry that expires soonest; browser-session entries (no
-    ``cookie.expires``) are evicted only when no entry with an expiry is left, least recently
-    written first. Overwriting an existing id never evicts anything.
+    ``max_sessions`` (default 10,000; ``None``: unbounded) caps memory: storing a *new* id into
+    a full store first drops expired entries, then evicts the least recently used session (read,
+    written or touched longest ago), logging one WARNING the first time. Overwriting a known id
+    never evicts anything. Full, with records of ~1 KB of JSON, it holds about 14 MB.
+
+    ``browser_session_ttl`` (seconds, default 86,400 = one day; ``None``: kept until evicted)
+    is how long a record without ``cookie.expires`` stays after its last write or touch.
 
     Thread-safe: one lock guards the maps, since Flask and Django serve requests from threads.
 
@@ -57,34 +82,48 @@ class MemoryStore(UserKeyHolder):
 
     #: Every method returns without I/O, so async adapters call it on the event loop directly.
     never_blocks: ClassVar[bool] = True
+    #: The default cap on live sessions.
+    DEFAULT_MAX_SESSIONS: ClassVar[int] = 10_000
 
     def __init__(
         self,
         *,
         clock: Callable[[], datetime] | None = None,
-        max_sessions: int | None = None,
+        max_sessions: int | None = DEFAULT_MAX_SESSIONS,
+        browser_session_ttl: float | None = DEFAULT_TTL.total_seconds(),
     ) -> None:
         if max_sessions is not None and (
             not isinstance(max_sessions, int) or isinstance(max_sessions, bool) or max_sessions < 1
         ):
-            raise ConfigError("max_sessions", f"must be a positive int, not {max_sessions!r}")
+            raise ConfigError(
+                "max_sessions", f"must be a positive int or None, not {max_sessions!r}"
+            )
+        if browser_session_ttl is not None and (
+            not isinstance(browser_session_ttl, (int, float))
+            or isinstance(browser_session_ttl, bool)
+            or not 0 < browser_session_ttl < 10 * 365 * 86400
+        ):
+            raise ConfigError(
+                "browser_session_ttl",
+                f"must be a positive number of seconds or None, not {browser_session_ttl!r}",
+            )
         self._clock = clock or utcnow
         self._max_sessions = max_sessions
+        self._browser_ttl = (
+            None if browser_session_ttl is None else timedelta(seconds=browser_session_ttl)
+        )
         self._lock = threading.Lock()
-        self._sessions: dict[str, str] = {}
-        # sid -> expiry (None: browser session). The heap may hold stale (expires, sid) pairs
-        # left by overwrites, touches and destroys; an entry is live only when it matches here.
-        self._expires: dict[str, datetime | None] = {}
+        # sid -> entry, least recently used first (the eviction order).
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # (expires, sid) pairs; stale ones (left by overwrites, touches, destroys) are skipped:
+        # an entry is due only when its own ``expires`` matches.
         self._heap: list[tuple[datetime, str]] = []
-        # Browser-session sids, least recently written first (dicts keep insertion order).
-        self._no_expiry: dict[str, None] = {}
-        # sid -> version number of its stored text (bumped by every write, never reused).
-        self._versions: dict[str, int] = {}
-        self._counter = itertools.count(1)
+        self._versions = itertools.count(1)
+        self._warned_eviction = False
         # sid -> (token, expiry) of its lock; insertion order is roughly expiry order.
         self._locks: dict[str, tuple[str, datetime]] = {}
-        # The user index (``index_users``): user -> sids and sid -> user, kept in _put/_remove,
-        # so every write path (set, touch, set_if ...) keeps it exact.
+        # The user index (``index_users``): user -> sids and sid -> user, kept in _write and
+        # _remove, so every write path (set, touch, set_if ...) keeps it exact.
         self._by_user: dict[str, dict[str, None]] = {}
         self._user_of: dict[str, str] = {}
 
@@ -93,7 +132,8 @@ class MemoryStore(UserKeyHolder):
     def get(self, sid: str) -> Record | None:
         """The stored record as a fresh dict, or ``None`` if missing or expired."""
         with self._lock:
-            text = self._live_text(sid, self._now())
+            entry = self._live(sid, self._now())
+            text = None if entry is None else entry.text
         return None if text is None else decode_record(text)
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
@@ -103,12 +143,7 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
-            if when is not None and when <= now:
-                self._remove(sid)  # stored already expired: as good as gone
-                return
-            if sid not in self._sessions:
-                self._make_room(now)
-            self._put(sid, text, when)
+            self._write(sid, text, when, now)
 
     def destroy(self, sid: str) -> None:
         """Forget ``sid``; an unknown id is not an error."""
@@ -131,24 +166,23 @@ class MemoryStore(UserKeyHolder):
         """Every live session keyed by id (expired ones are dropped on the way)."""
         with self._lock:
             now = self._now()
-            texts = [(sid, self._live_text(sid, now)) for sid in list(self._sessions)]
-        decoded = ((sid, decode_record(text)) for sid, text in texts if text is not None)
+            texts = [(sid, e.text) for sid, e in list(self._entries.items()) if self._due(e, now)]
+            self._prune(now, len(self._heap))
+        decoded = ((sid, decode_record(text)) for sid, text in texts)
         return {sid: record for sid, record in decoded if record is not None}
 
     def length(self) -> int:
         """How many live sessions there are."""
         with self._lock:
             now = self._now()
-            return sum(self._live_text(sid, now) is not None for sid in list(self._sessions))
+            self._prune(now, len(self._heap))
+            return len(self._entries)
 
     def clear(self) -> None:
-        """Drop every session."""
+        """Drop every session (their locks are left alone: a lock is not a session)."""
         with self._lock:
-            self._sessions.clear()
-            self._versions.clear()
-            self._expires.clear()
+            self._entries.clear()
             self._heap.clear()
-            self._no_expiry.clear()
             self._by_user.clear()
             self._user_of.clear()
 
@@ -156,17 +190,17 @@ class MemoryStore(UserKeyHolder):
 
     def _user_index_enabled(self, user_key: str) -> None:
         with self._lock:
-            for sid, text in self._sessions.items():
-                self._index(sid, text)
+            for sid, entry in self._entries.items():
+                self._index(sid, entry.text)
 
     def sessions_of(self, user: str) -> dict[str, Record]:
         """Every live session whose ``record[user_key]`` is ``user``, by id."""
         self._require_user_key()
         with self._lock:
             now = self._now()
-            sids = list(self._by_user.get(user, ()))
-            texts = [(sid, self._live_text(sid, now)) for sid in sids]
-        decoded = ((sid, decode_record(text)) for sid, text in texts if text is not None)
+            entries = [(sid, self._live(sid, now)) for sid in list(self._by_user.get(user, ()))]
+            texts = [(sid, entry.text) for sid, entry in entries if entry is not None]
+        decoded = ((sid, decode_record(text)) for sid, text in texts)
         return {sid: record for sid, record in decoded if record is not None}
 
     def destroy_user(self, user: str, keep: str | None = None) -> int:
@@ -175,7 +209,7 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             now = self._now()
             sids = [sid for sid in self._by_user.get(user, ()) if sid != keep]
-            live = [sid for sid in sids if self._live_text(sid, now) is not None]
+            live = [sid for sid in sids if self._live(sid, now) is not None]
             for sid in live:
                 self._remove(sid)
         return len(live)
@@ -185,8 +219,9 @@ class MemoryStore(UserKeyHolder):
     def get_versioned(self, sid: str) -> Versioned | None:
         """The live record with its version and this store's expiry for it, or ``None``."""
         with self._lock:
-            found = self._versioned_text(sid, self._now())
-        return None if found is None else self._decode_versioned(found)
+            entry = self._live(sid, self._now())
+            found = None if entry is None else (entry.text, entry.version, entry.expires)
+        return _versioned(found)
 
     def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -201,16 +236,10 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
-            found = self._versioned_text(sid, now)
-            current = None if found is None else found[1]
-            wrote = current == version
+            entry = self._live(sid, now)
+            wrote = (None if entry is None else str(entry.version)) == version
             if wrote:
-                if when is not None and when <= now:
-                    self._remove(sid)
-                else:
-                    if found is None:
-                        self._make_room(now)
-                    self._put(sid, text, when)
+                self._write(sid, text, when, now)
             if unlock is not None:
                 self._release(sid, unlock, now)
         return wrote
@@ -238,8 +267,9 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             now = self._now()
             token = self._acquire(sid, ttl, now)
-            found = None if token is None else self._versioned_text(sid, now)
-        return token, (None if found is None else self._decode_versioned(found))
+            entry = None if token is None else self._live(sid, now)
+            found = None if entry is None else (entry.text, entry.version, entry.expires)
+        return token, _versioned(found)
 
     # -- internals (call with the lock held) ----------------------------------------------------
 
@@ -247,85 +277,83 @@ class MemoryStore(UserKeyHolder):
         now = self._clock()
         return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
 
-    def _live_text(self, sid: str, now: datetime) -> str | None:
-        """The stored JSON, deleting it first if it has expired (express's read-time rule)."""
-        text = self._sessions.get(sid)
-        if text is None:
+    @staticmethod
+    def _due(entry: _Entry, now: datetime) -> bool:
+        """Still live at ``now`` (express's rule: expired when ``expires <= now``)."""
+        return entry.expires is None or entry.expires > now
+
+    def _live(self, sid: str, now: datetime) -> _Entry | None:
+        """The live entry, marked as just used; an expired one is deleted first (read-time rule)."""
+        entry = self._entries.get(sid)
+        if entry is None:
             return None
-        when = self._expires[sid]
-        if when is not None and when <= now:
+        if not self._due(entry, now):
             self._remove(sid)
             return None
-        return text
+        self._entries.move_to_end(sid)
+        return entry
 
-    def _versioned_text(self, sid: str, now: datetime) -> tuple[str, str, datetime | None] | None:
-        """(text, version, expiry) of the live entry, or ``None``."""
-        text = self._live_text(sid, now)
-        if text is None:
-            return None
-        return text, str(self._versions[sid]), self._expires[sid]
-
-    @staticmethod
-    def _decode_versioned(found: tuple[str, str, datetime | None]) -> Versioned | None:
-        text, version, when = found
-        record = decode_record(text)
-        return None if record is None else Versioned(record, version, when)
+    def _write(self, sid: str, text: str, when: datetime | None, now: datetime) -> None:
+        """Store ``text`` under ``sid``; ``when`` is the cookie's expiry (``None``: browser)."""
+        if when is None and self._browser_ttl is not None:
+            when = now + self._browser_ttl
+        if when is not None and when <= now:
+            self._remove(sid)  # stored already expired: as good as gone
+            return
+        if sid in self._entries:
+            self._entries.move_to_end(sid)
+        else:
+            self._make_room(now)
+        self._entries[sid] = _Entry(text, when, next(self._versions))
+        if self._user_key is not None:
+            self._index(sid, text)
+        if when is not None:
+            heapq.heappush(self._heap, (when, sid))
+            self._compact_heap()
 
     def _touch(self, sid: str, record: Mapping[str, Any], now: datetime) -> None:
         """Replace the live entry's cookie with ``record["cookie"]`` (express's touch)."""
-        text = self._live_text(sid, now)
-        stored = None if text is None else decode_record(text)
+        entry = self._live(sid, now)
+        stored = None if entry is None else decode_record(entry.text)
         if stored is None:
             return
         stored["cookie"] = record["cookie"]
-        when = expires_at(stored)
-        if when is not None and when <= now:
-            self._remove(sid)
+        self._write(sid, encode_record(stored), expires_at(stored), now)
+
+    def _prune(self, now: datetime, budget: int) -> None:
+        """Pop at most ``budget`` expired heap entries, deleting the live ones among them."""
+        heap, entries = self._heap, self._entries
+        while budget > 0 and heap and heap[0][0] <= now:
+            when, sid = heapq.heappop(heap)
+            entry = entries.get(sid)
+            if entry is not None and entry.expires == when:
+                self._remove(sid)
+            budget -= 1
+
+    def _make_room(self, now: datetime) -> None:
+        """Evict until a new id fits under ``max_sessions`` (see the class docstring)."""
+        if self._max_sessions is None or len(self._entries) < self._max_sessions:
             return
-        self._put(sid, encode_record(stored), when)
+        self._prune(now, len(self._heap))
+        while len(self._entries) >= self._max_sessions:
+            self._remove(next(iter(self._entries)))
+            if not self._warned_eviction:
+                self._warned_eviction = True
+                logger.warning(
+                    "MemoryStore is full (max_sessions=%d): evicting the sessions idle longest; "
+                    "use a persistent store (SQLiteStore, RedisStore ...) or raise max_sessions",
+                    self._max_sessions,
+                )
 
-    def _acquire(self, sid: str, ttl: float, now: datetime) -> str | None:
-        held = self._locks.get(sid)
-        if held is not None and held[1] > now:
-            return None
-        self._locks.pop(sid, None)
-        # Drop a few expired locks of crashed holders (oldest first), so they cannot pile up.
-        for _ in range(4):
-            oldest = next(iter(self._locks.items()), None)
-            if oldest is None or oldest[1][1] > now:
-                break
-            del self._locks[oldest[0]]
-        token = secrets.token_urlsafe(16)
-        self._locks[sid] = (token, now + timedelta(seconds=ttl))
-        return token
-
-    def _release(self, sid: str, token: str, now: datetime) -> bool:
-        """Drop ``sid``'s lock if ``token`` holds it (an expired lock is nobody's)."""
-        held = self._locks.get(sid)
-        if held is None or held[0] != token:
-            return False
-        del self._locks[sid]
-        return held[1] > now
-
-    def _put(self, sid: str, text: str, when: datetime | None) -> None:
-        if self._user_key is not None:
-            self._index(sid, text)
-        self._sessions[sid] = text
-        self._versions[sid] = next(self._counter)
-        self._expires[sid] = when
-        self._no_expiry.pop(sid, None)
-        if when is None:
-            self._no_expiry[sid] = None
-        else:
-            heapq.heappush(self._heap, (when, sid))
-            self._compact_heap()
+    def _remove(self, sid: str) -> None:
+        if self._entries.pop(sid, None) is not None:
+            self._unindex(sid)
 
     def _index(self, sid: str, text: str) -> None:
         """Point the user index at ``sid``'s new user (or none)."""
         record = decode_record(text)
         user = None if record is None else record_user(record, self._user_key)
-        old = self._user_of.get(sid)
-        if old == user:
+        if self._user_of.get(sid) == user:
             return
         self._unindex(sid)
         if user is not None:
@@ -341,41 +369,44 @@ class MemoryStore(UserKeyHolder):
                 if not sids:
                     del self._by_user[old]
 
-    def _remove(self, sid: str) -> None:
-        self._unindex(sid)
-        self._sessions.pop(sid, None)
-        self._versions.pop(sid, None)
-        self._expires.pop(sid, None)
-        self._no_expiry.pop(sid, None)
-
-    def _prune(self, now: datetime, budget: int) -> None:
-        """Pop at most ``budget`` expired heap entries, deleting the live ones among them."""
-        heap = self._heap
-        while budget > 0 and heap and heap[0][0] <= now:
-            when, sid = heapq.heappop(heap)
-            if self._expires.get(sid, None) == when:
-                self._remove(sid)
-            budget -= 1
-
-    def _make_room(self, now: datetime) -> None:
-        """Evict until a new id fits under ``max_sessions`` (see the class docstring)."""
-        if self._max_sessions is None:
-            return
-        while len(self._sessions) >= self._max_sessions:
-            if self._heap:
-                when, sid = heapq.heappop(self._heap)
-                if self._expires.get(sid, None) == when:
-                    self._remove(sid)
-            else:
-                self._remove(next(iter(self._no_expiry)))
-
     def _compact_heap(self) -> None:
         """Rebuild the heap once stale entries outnumber live ones (amortised O(1) per push).
 
         Without this, ids rewritten again and again with a long lifetime would leave one stale
         entry per write until those far-off expiry times arrive.
         """
-        if len(self._heap) <= 2 * len(self._sessions) + 64:
+        if len(self._heap) <= 2 * len(self._entries) + 64:
             return
-        self._heap = [(when, sid) for sid, when in self._expires.items() if when is not None]
+        self._heap = [(e.expires, sid) for sid, e in self._entries.items() if e.expires is not None]
         heapq.heapify(self._heap)
+
+    def _acquire(self, sid: str, ttl: float, now: datetime) -> str | None:
+        held = self._locks.get(sid)
+        if held is not None and held[1] > now:
+            return None
+        self._locks.pop(sid, None)
+        for _ in range(_PRUNE_LOCKS):  # drop a few expired locks of crashed holders
+            oldest = next(iter(self._locks.items()), None)
+            if oldest is None or oldest[1][1] > now:
+                break
+            del self._locks[oldest[0]]
+        token = secrets.token_urlsafe(16)
+        self._locks[sid] = (token, now + timedelta(seconds=ttl))
+        return token
+
+    def _release(self, sid: str, token: str, now: datetime) -> bool:
+        """Drop ``sid``'s lock if ``token`` holds it; whether it did (expired: nobody's)."""
+        held = self._locks.get(sid)
+        if held is None or held[0] != token:
+            return False
+        del self._locks[sid]
+        return held[1] > now
+
+
+def _versioned(found: tuple[str, int, datetime | None] | None) -> Versioned | None:
+    """Decode outside the lock: (text, version, expiry) as a ``Versioned``."""
+    if found is None:
+        return None
+    text, version, when = found
+    record = decode_record(text)
+    return None if record is None else Versioned(record, str(version), when)
