@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from coatcheck import RequestReceived, SessionConfig, SyncDriver
+from coatcheck import RequestReceived, SessionConfig, SyncDriver, SyncSession
 from coatcheck.stores import MemoryStore
 
 
@@ -35,7 +35,7 @@ def rss_mb() -> float:
 def main(visitors: int) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     store = MemoryStore()
-    driver: SyncDriver = SyncDriver(
+    driver: SyncDriver[SyncSession] = SyncDriver(
         SessionConfig.from_options(
             secret="s" * 32, store=store, resave=False, save_uninitialized=True
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from coatcheck import RequestReceived, SessionConfig, SyncDriver
+from coatcheck import RequestReceived, SessionConfig, SyncDriver, SyncSession
 from coatcheck._errors import ConfigError
 from coatcheck.stores import AsyncStore, to_async
 from coatcheck.stores.memory import MemoryStore, looks_like_production
@@ -75,7 +75,7 @@ def test_soak_one_request_visitors_with_express_defaults(clock: FakeClock) -> No
     ``max_age``: browser-session records) leave the default cap of 10,000 entries, and none
     once a day has passed without them coming back."""
     store = MemoryStore(clock=clock)
-    driver: SyncDriver = SyncDriver(
+    driver: SyncDriver[SyncSession] = SyncDriver(
         SessionConfig.from_options(
             secret="s" * 32, store=store, resave=False, save_uninitialized=True
         )
