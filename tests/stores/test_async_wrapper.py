@@ -111,6 +111,15 @@ def test_shipped_stores_keep_all_their_methods(tmp_path: Any) -> None:
             assert getattr(adapter, "store", None) is store
 
 
+async def test_get_with_expiry_is_forwarded(clock: FakeClock) -> None:
+    store = _store_with(())
+    when = clock()
+    store.get_with_expiry = lambda sid: ({"cookie": {"expires": None}}, when)
+    adapter: Any = to_async(store)
+    assert await adapter.get_with_expiry("sid") == ({"cookie": {"expires": None}}, when)
+    assert not hasattr(to_async(_store_with(())), "get_with_expiry")
+
+
 async def test_capabilities_are_forwarded(clock: FakeClock) -> None:
     adapter: Any = to_async(MemoryStore(clock=clock))
     assert all(hasattr(adapter, name) for name in CAPABILITY_METHODS)

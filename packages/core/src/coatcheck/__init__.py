@@ -24,7 +24,7 @@ from .__about__ import __version__
 from ._config import CookieOptions, SessionConfig, check_option_names, require_sync_store
 from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
 from ._cycle import CycleStateError, Phase, SessionCycle
-from ._drivers import AsyncDriver, SyncDriver, run_async, run_sync
+from ._drivers import AsyncDriver, SyncDriver, load_async, load_sync, run_async, run_sync
 from ._errors import CoatcheckError, ConfigError, ConfigWarning, InvalidRecordError, StoreError
 from ._ids import default_genid
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
@@ -64,6 +64,8 @@ __all__ = [
     "cookie_values",
     "default_genid",
     "is_secure",
+    "load_async",
+    "load_sync",
     "path_matches",
     "require_sync_store",
     "revoke",

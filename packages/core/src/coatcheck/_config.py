@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import logging
 import math
 import re
 import warnings
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from ._at_rest import IdAtRest, IdsAtRest
 from ._cookies import (
     COOKIE_NAME_RE,
     DOMAIN_RE,
@@ -64,6 +66,9 @@ def unknown_options(
     if hints:
         message += f" (did you mean {', '.join(hints)}?)"
     return ConfigError(option or unknown[0], message)
+
+
+logger = logging.getLogger("coatcheck")
 
 
 def seconds(value: float | timedelta | None, option: str) -> float | None:
@@ -250,6 +255,9 @@ class SessionConfig:
     unset: Literal["keep", "destroy"] = "keep"
     #: the top-level session key holding the user's id (DESIGN "Sessions of a user")
     user_key: str | None = None
+    max_lifetime: float | None = None
+    touch_after: float | None = None
+    id_at_rest: IdAtRest = "plain"
 
     @classmethod
     def from_options(
@@ -266,6 +274,9 @@ class SessionConfig:
         store: Any = None,
         unset: str | None = "keep",
         user_key: str | None = None,
+        max_lifetime: float | timedelta | None = None,
+        touch_after: float | timedelta | None = None,
+        id_at_rest: str = "plain",
         **unknown: Any,
     ) -> SessionConfig:
         """Validate express-session's options (Python names) once, at start-up."""
@@ -308,7 +319,15 @@ class SessionConfig:
         checked_store = check_store(store)
         if user_key is not None:
             index_users_of(checked_store, user_key)
-        return cls(
+        lifetime = _positive_seconds(max_lifetime, "max_lifetime")
+        throttle = _positive_seconds(touch_after, "touch_after")
+        if throttle is not None and resave:
+            raise ConfigError(
+                "touch_after",
+                "throttles the touch of unchanged sessions, which only happens with resave=False",
+            )
+        check_id_at_rest(id_at_rest, checked_store)
+        config = cls(
             secrets=secrets,
             name=name,
             cookie=resolved_cookie,
@@ -320,11 +339,37 @@ class SessionConfig:
             store=checked_store,
             unset=unset,  # type: ignore[arg-type]
             user_key=user_key,
+            max_lifetime=lifetime,
+            touch_after=throttle,
+            id_at_rest=id_at_rest,  # type: ignore[arg-type]
         )
+        config.ids_at_rest  # noqa: B018 (keys derived once, now, not on a first request)
+        if throttle is not None and config.expiry_read == "get":
+            logger.warning(
+                "touch_after has no effect: the store reports no expiry with its records "
+                "(get_with_expiry or get_versioned), so every unchanged session is touched"
+            )
+        return config
 
     @cached_property
     def signer(self) -> ExpressSigner:
         return ExpressSigner(self.secrets)
+
+    @cached_property
+    def ids_at_rest(self) -> IdsAtRest:
+        """How session ids map to store keys (``id_at_rest``); keys derived once."""
+        return IdsAtRest(self.id_at_rest, self.secrets)
+
+    @cached_property
+    def expiry_read(self) -> Literal["get", "get_with_expiry", "get_versioned"]:
+        """The store method that loads a session: one reporting the stored expiry when
+        ``touch_after`` needs it (same round trip), else express's ``get``."""
+        if self.touch_after is None:
+            return "get"
+        for method in ("get_with_expiry", "get_versioned"):
+            if callable(getattr(self.store, method, None)):
+                return method
+        return "get"
 
     @cached_property
     def store_implements_touch(self) -> bool:
@@ -369,6 +414,29 @@ def check_option_names(
     error = unknown_options(names, option_names() | set(extra), option=option)
     if error is not None:
         raise error
+
+
+def _positive_seconds(value: float | timedelta | None, option: str) -> float | None:
+    lifetime = seconds(value, option)
+    if lifetime is not None and lifetime <= 0:
+        raise ConfigError(option, f"must be a positive number of seconds, not {value!r}")
+    return lifetime
+
+
+def check_id_at_rest(id_at_rest: Any, store: Any) -> None:
+    """``"plain"`` or ``"hmac"``; ``"hmac"`` is refused for a store shared with Node.
+
+    An Express app looks sessions up by their plain id, so with ``"hmac"`` it would find none
+    of ours (and we none of its). A store declares the sharing with ``shared_with_node = True``.
+    """
+    if id_at_rest not in ("plain", "hmac"):
+        raise ConfigError("id_at_rest", f'must be "plain" or "hmac", not {id_at_rest!r}')
+    if id_at_rest == "hmac" and getattr(store, "shared_with_node", False) is True:
+        raise ConfigError(
+            "id_at_rest",
+            '"hmac" stores sessions under keys an Express app cannot compute; this store is '
+            'shared with Node (shared_with_node=True): use id_at_rest="plain"',
+        )
 
 
 def check_store(store: Any) -> Any:

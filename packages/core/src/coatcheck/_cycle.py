@@ -14,17 +14,19 @@ store work comes out as operations (``StoreGet`` ...) for a driver to run, and t
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from . import _decide
 from ._config import SessionConfig
 from ._cookies import cookie_values
 from ._errors import sid_prefix
+from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
 from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
@@ -90,6 +92,19 @@ class SessionCycle(Generic[S]):
         self.session_id: str = ""
         self.cookie = SessionCookie(self._clock)
         self._cookie_index = 0
+        # Lifetimes and ids at rest (DESIGN): the record's "_coatcheck" object, carried along;
+        # the creation time (only with max_lifetime); the expiry the store reported at load;
+        # the keys still to try and, if the record was found under an older secret's key, that
+        # key (destroyed once the session is written under the current one).
+        self._meta: dict[str, Any] | None = None
+        self._created: datetime | None = None
+        self._stored_expiry: StoredExpiry = UNREPORTED
+        self._lookup_keys: tuple[str, ...] = ()
+        self._lookup_index = 0
+        self._stale_key: str | None = None
+        #: store work the driver runs right after loading (an expired record's destroy, or
+        #: the lookup under the next secret's key); see ``next_load_operation``
+        self._load_operations: list[StoreOperation] = []
         self._original_id: str | None = None
         self._original_hash: str | None = None
         self._saved_id: str | None = None
@@ -105,8 +120,14 @@ class SessionCycle(Generic[S]):
 
     @property
     def id_prefix(self) -> str:
-        """The session id as it may appear in logs."""
-        return sid_prefix(self.session_id) if isinstance(self.session_id, str) else "?"
+        """The session as it may appear in logs: a prefix of its store key (with ``"hmac"``
+        ids at rest, never of the id)."""
+        sid = self.session_id
+        return sid_prefix(self.store_key(sid)) if isinstance(sid, str) else "?"
+
+    def store_key(self, sid: str) -> str:
+        """The key the store knows ``sid`` by (``id_at_rest``); the id itself by default."""
+        return sid if self.config.id_at_rest == "plain" else self.config.ids_at_rest.key(sid)
 
     def _expect(self, *phases: Phase) -> None:
         if self.phase not in phases:
@@ -114,10 +135,27 @@ class SessionCycle(Generic[S]):
             raise CycleStateError(f"session cycle is {self.phase.value}, expected {wanted}")
 
     def record(self) -> dict[str, Any]:
-        """The session as express stores it: ``cookie`` (first for new sessions) and the data."""
+        """The session as express stores it: ``cookie`` (first for new sessions) and the data,
+        plus the reserved ``_coatcheck`` object right after the cookie when there is one."""
         items = list(dict.items(self.session))
-        items.insert(min(self._cookie_index, len(items)), ("cookie", self.cookie.to_json()))
+        at = min(self._cookie_index, len(items))
+        meta = self._meta_to_store()
+        if meta is not None:
+            items.insert(at, (META_KEY, meta))
+        items.insert(at, ("cookie", self.cookie.to_json()))
         return dict(items)
+
+    def _meta_to_store(self) -> dict[str, Any] | None:
+        lifetime = self.config.max_lifetime
+        if lifetime is None or self._created is None:
+            return self._meta  # carried along untouched (the option may be off here only)
+        return meta_with(self._meta, self._created, lifetime)
+
+    def _deadline(self) -> datetime | None:
+        lifetime = self.config.max_lifetime
+        if lifetime is None or self._created is None:
+            return None
+        return self._created + timedelta(seconds=lifetime)
 
     # -- loading -------------------------------------------------------------------------------
     def begin(self) -> StoreGet | None:
@@ -129,21 +167,57 @@ class SessionCycle(Generic[S]):
             self._generate()
             self.phase = Phase.ACTIVE
             return None
-        logger.debug("fetching %s", sid_prefix(self.cookie_id))
+        self._lookup_keys = self.config.ids_at_rest.lookup_keys(self.cookie_id)
+        logger.debug("fetching %s", sid_prefix(self._lookup_keys[0]))
         self.phase = Phase.LOADING
-        return StoreGet(self.cookie_id)
+        return StoreGet(self._lookup_keys[0])
 
-    def loaded(self, record: Mapping[str, Any] | None) -> S:
-        """The store's answer to ``begin()``'s ``StoreGet``; returns the session."""
+    def loaded(
+        self, record: Mapping[str, Any] | None, *, expires_at: StoredExpiry = UNREPORTED
+    ) -> S:
+        """The store's answer to the last ``StoreGet``; returns the session.
+
+        ``expires_at`` is the record's expiry as the store reports it (``touch_after``). With
+        ``"hmac"`` ids and several secrets a miss may ask for the next key: drivers then run
+        ``next_load_operation()`` until it is ``None``.
+        """
         self._expect(Phase.LOADING)
         assert self.cookie_id is not None
+        if record is None and self._lookup_index + 1 < len(self._lookup_keys):
+            self._lookup_index += 1  # not under this secret's key: try the next (older) one
+            self._load_operations.append(StoreGet(self._lookup_keys[self._lookup_index]))
+            return self.session
+        found_key = self._lookup_keys[self._lookup_index]
         self.phase = Phase.ACTIVE
         if record is None:
             logger.debug("no session found")
             self._generate()
         elif not self._inflate(self.cookie_id, record):
             self._generate()
+        elif self._past_max_lifetime():
+            logger.debug("session %s is past max_lifetime; destroying it", self.id_prefix)
+            self._load_operations.append(StoreDestroy(found_key))
+            self._generate()
+        else:
+            self._stored_expiry = expires_at
+            if self.config.max_lifetime is not None and self._created is None:
+                # written before max_lifetime was set (or by Node after a regenerate): its
+                # lifetime starts now, and it is saved at the end so the stamp is stored
+                self._created, self._saved_hash = self.now, None
+            if self._lookup_index:
+                self._stale_key = found_key
+                logger.debug("session %s found under an older secret's key", self.id_prefix)
+                self._saved_hash = None  # so it is saved (under the current key) at the end
         return self.session
+
+    def next_load_operation(self) -> StoreOperation | None:
+        """Store work to run right after ``loaded()`` (hand a ``StoreGet``'s answer back to
+        ``loaded()``); ``None`` when loading is done."""
+        return self._load_operations.pop(0) if self._load_operations else None
+
+    def _past_max_lifetime(self) -> bool:
+        deadline = self._deadline()
+        return deadline is not None and deadline <= self.now
 
     def _generate(self) -> None:
         """express ``generate``: a new id, empty data, a cookie from the options."""
@@ -157,6 +231,9 @@ class SessionCycle(Generic[S]):
         self._original_id = sid
         self._original_hash = data_hash(self.session)
         self._saved_id = self._saved_hash = None
+        self._meta = None
+        self._created = self.now if self.config.max_lifetime is not None else None
+        self._stored_expiry = UNREPORTED
 
     def _inflate(self, sid: str, record: Mapping[str, Any]) -> bool:
         """express ``createSession``; False (and a WARNING) if the record is not a session.
@@ -169,7 +246,7 @@ class SessionCycle(Generic[S]):
             if not isinstance(cookie_json, Mapping):
                 raise ValueError("no 'cookie' object")
             cookie = SessionCookie.from_json(cookie_json, self._clock)
-            data = {k: v for k, v in record.items() if k != "cookie"}
+            data = {k: v for k, v in record.items() if k != "cookie" and k != META_KEY}
             original_hash = data_hash(data)
         except (ValueError, TypeError) as exc:
             logger.warning(
@@ -180,6 +257,9 @@ class SessionCycle(Generic[S]):
         self.cookie = cookie
         self._cookie_index = list(record).index("cookie")
         self.session._replace_data(data)
+        meta = record.get(META_KEY)
+        self._meta = dict(meta) if isinstance(meta, Mapping) else None
+        self._created = None if self.config.max_lifetime is None else created_at(meta)
         self._original_id = sid
         self._original_hash = original_hash
         if not self.config.resave:  # express: a loaded session counts as saved unless resave
@@ -187,22 +267,43 @@ class SessionCycle(Generic[S]):
         return True
 
     # -- express's session methods (pure halves; drivers run the operations) --------------------
-    def regenerate(self, *, keep_data: bool = False) -> list[StoreOperation]:
-        """New id; destroy the old one. ``keep_data`` carries the data over (Django's cycle_key)."""
+    def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> list[StoreOperation]:
+        """New id; destroy the old one. ``keep_data`` carries the data over (Django's cycle_key)
+        and the creation time (``max_lifetime``: a re-login does not extend the absolute
+        lifetime) unless ``renew``."""
         self._expect(Phase.ACTIVE)
         self.session.accessed = True
         old_id, data = self.session_id, dict(dict.items(self.session))
         logger.debug("regenerating session %s", self.id_prefix)
         already_destroyed, self.destroyed, self.unset = self.destroyed, False, False
+        # after destroy() the old id is gone already: the store is asked once
+        destroys = self._destroys(old_id) if not already_destroyed else []
         original = (self._original_id, self._original_hash)
+        kept = (self._meta, self._created)
         self._generate()
         # express's store.generate leaves originalId alone, so a regenerated session always
         # counts as modified: saved and sent at the end whatever save_uninitialized says.
         self._original_id, self._original_hash = original
         if keep_data:
             self.session._replace_data(data)
-        # after destroy() the old id is gone already: the store is asked once
-        return [StoreDestroy(old_id)] if isinstance(old_id, str) and not already_destroyed else []
+            if not renew:
+                self._meta, self._created = kept
+        return destroys
+
+    def _destroys(self, sid: Any) -> list[StoreOperation]:
+        """Destroy ``sid`` under its key, and under the older secret's key it was found under."""
+        if not isinstance(sid, str):
+            return []
+        stale, self._stale_key = self._stale_key, None
+        destroys: list[StoreOperation] = [StoreDestroy(self.store_key(sid))]
+        return [*destroys, StoreDestroy(stale)] if stale else destroys
+
+    def _sets(self, record: dict[str, Any]) -> list[StoreOperation]:
+        """Write the session under its (current) key; a record found under an older secret's
+        key is moved: written first, then the old copy destroyed."""
+        stale, self._stale_key = self._stale_key, None
+        write: StoreOperation = StoreSet(self.store_key(self.session_id), record)
+        return [write, StoreDestroy(stale)] if stale else [write]
 
     def destroy(self) -> list[StoreOperation]:
         """Forget the session: store destroy now, clearing cookie at the end."""
@@ -211,13 +312,13 @@ class SessionCycle(Generic[S]):
         logger.debug("destroying session %s", self.id_prefix)
         self.destroyed = True
         self.session._replace_data({})
-        return [StoreDestroy(self.session_id)] if isinstance(self.session_id, str) else []
+        return self._destroys(self.session_id)
 
     def reload(self) -> list[StoreOperation]:
         """Ask for the stored copy; hand the result to ``reloaded``."""
         self._expect(Phase.ACTIVE)
         self.session.accessed = True
-        return [StoreGet(self.session_id)]
+        return [StoreGet(self._stale_key or self.store_key(self.session_id))]
 
     def reloaded(self, record: Mapping[str, Any] | None) -> None:
         """Replace data and cookie with the stored copy (hashes unchanged, as in express)."""
@@ -227,8 +328,10 @@ class SessionCycle(Generic[S]):
 
     def _reinflate(self, record: Mapping[str, Any]) -> bool:
         original = (self._original_id, self._original_hash, self._saved_id, self._saved_hash)
+        created = self._created
         ok = self._inflate(self.session_id, record)
         self._original_id, self._original_hash, self._saved_id, self._saved_hash = original
+        self._created = self._created or created  # a record not stamped yet keeps our stamp
         return ok
 
     def save(self) -> list[StoreOperation]:
@@ -239,7 +342,7 @@ class SessionCycle(Generic[S]):
         self._saved_id, self._saved_hash = self.session_id, data_hash(self.session)
         self._explicitly_saved_id = self.session_id
         logger.debug("saving %s", self.id_prefix)
-        return [StoreSet(self.session_id, self.record())]
+        return self._sets(self.record())
 
     def touch(self) -> None:
         """express ``touch``: reset ``max_age``; no store call."""
@@ -292,11 +395,19 @@ class SessionCycle(Generic[S]):
         if self.unset:
             if self.config.unset == "destroy" and isinstance(self.session_id, str):
                 logger.debug("unset: destroying %s", self.id_prefix)
-                return self._decided(Decision(None, (StoreDestroy(self.session_id),), True))
+                return self._decided(Decision(None, tuple(self._destroys(self.session_id)), True))
             return self._decided(Decision(None, (), vary_cookie=True))
         current_hash = data_hash(self.session)
         facts = self.facts(current_hash)
         self.touch()  # express touches at header time / end, before saving or serialising
+        saving = _decide.should_save(facts)
+        touching = not saving and self.config.store_implements_touch and _decide.should_touch(facts)
+        if touching and self.config.touch_after is not None and not self._touch_due():
+            # touch_after: the stored expiry is recent enough. With rolling the cookie is not
+            # re-sent either, so the browser's expiry stays the store's.
+            logger.debug("touch of %s skipped (touch_after)", self.id_prefix)
+            touching = False
+            facts = dataclasses.replace(facts, rolling=False)
         set_cookie = None
         cookie_note = "no Set-Cookie"
         if _decide.should_set_cookie(facts):
@@ -308,16 +419,27 @@ class SessionCycle(Generic[S]):
                 value = sign_session_id(self.session_id, self.config.signer)
                 set_cookie = self.cookie.serialize(name, value)
         operations: list[StoreOperation] = []
-        if _decide.should_save(facts):
+        if saving:
             logger.debug("saving %s", self.id_prefix)
             self._saved_id, self._saved_hash = self.session_id, current_hash
-            operations.append(StoreSet(self.session_id, self.record()))
-        elif self.config.store_implements_touch and _decide.should_touch(facts):
+            operations.extend(self._sets(self.record()))
+        elif touching:
             logger.debug("touching %s", self.id_prefix)
-            operations.append(StoreTouch(self.session_id, self.record()))
+            operations.append(StoreTouch(self.store_key(self.session_id), self.record()))
         self._decided_hash = current_hash
         vary = self.session.accessed or set_cookie is not None
         return self._decided(Decision(set_cookie, tuple(operations), vary), cookie_note)
+
+    def _touch_due(self) -> bool:
+        """``touch_after``: does the stored expiry lag the one this touch gives by more?"""
+        assert self.config.touch_after is not None
+        return touch_due(
+            self._stored_expiry,
+            self.cookie.expires,
+            self._deadline(),
+            self.now,
+            self.config.touch_after,
+        )
 
     def _decided(self, decision: Decision, cookie_note: str = "no Set-Cookie") -> Decision:
         """Log the decision (id prefix only, as everywhere) and hand it back."""
@@ -339,4 +461,4 @@ class SessionCycle(Generic[S]):
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
         self._decided_hash = self._saved_hash = current_hash
         self._saved_id = self.session_id
-        return [StoreSet(self.session_id, self.record())]
+        return self._sets(self.record())

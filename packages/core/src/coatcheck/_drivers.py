@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar, overload
 from ._config import SessionConfig, require_sync_store
 from ._cycle import SessionCycle
 from ._errors import CoatcheckError, StoreError
+from ._lifetime import UNREPORTED, StoredExpiry
 from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
 from ._request import RequestReceived
 from ._session import AsyncSession, Session, SyncSession
@@ -83,6 +84,66 @@ async def run_async(store: Any, operations: Iterable[StoreOperation]) -> list[Re
     return results
 
 
+def _with_expiry(method: str, result: Any) -> tuple[Record | None, StoredExpiry]:
+    """A load's answer as (record, the expiry the store reported, if it did)."""
+    if method == "get" or result is None:
+        return result, UNREPORTED
+    if method == "get_with_expiry":
+        record, expires_at = result
+        return record, expires_at
+    # get_versioned: a Versioned, or a third-party store's plain (record, version) pair
+    return result[0], result[2] if len(result) > 2 else UNREPORTED
+
+
+def read_sync(store: Any, op: StoreGet, method: str = "get") -> tuple[Record | None, StoredExpiry]:
+    """``op`` with the store's ``method`` (see ``SessionConfig.expiry_read``): one round trip."""
+    try:
+        return _with_expiry(method, getattr(store, method)(op.sid))
+    except FileNotFoundError:
+        return None, UNREPORTED
+    except Exception as exc:
+        raise _failure(op, exc) from exc
+
+
+async def read_async(
+    store: Any, op: StoreGet, method: str = "get"
+) -> tuple[Record | None, StoredExpiry]:
+    """``read_sync`` for an async store."""
+    try:
+        return _with_expiry(method, await getattr(store, method)(op.sid))
+    except FileNotFoundError:
+        return None, UNREPORTED
+    except Exception as exc:
+        raise _failure(op, exc) from exc
+
+
+def load_sync(cycle: SessionCycle[Any], op: StoreGet) -> None:
+    """Run ``begin()``'s ``StoreGet`` and whatever loading then asks for (the next secret's
+    key with ``"hmac"`` ids, an expired record's destroy), feeding answers to the cycle."""
+    store, method = cycle.config.store, cycle.config.expiry_read
+    pending: StoreOperation | None = op
+    while pending is not None:
+        if isinstance(pending, StoreGet):
+            record, expires_at = read_sync(store, pending, method)
+            cycle.loaded(record, expires_at=expires_at)
+        else:
+            run_sync(store, [pending])
+        pending = cycle.next_load_operation()
+
+
+async def load_async(cycle: SessionCycle[Any], op: StoreGet) -> None:
+    """``load_sync`` against ``config.async_store``."""
+    store, method = cycle.config.async_store, cycle.config.expiry_read
+    pending: StoreOperation | None = op
+    while pending is not None:
+        if isinstance(pending, StoreGet):
+            record, expires_at = await read_async(store, pending, method)
+            cycle.loaded(record, expires_at=expires_at)
+        else:
+            await run_async(store, [pending])
+        pending = cycle.next_load_operation()
+
+
 class SyncDriver(Generic[S]):
     """Loads and finishes sessions against ``config.store`` with blocking calls.
 
@@ -106,8 +167,7 @@ class SyncDriver(Generic[S]):
             return None
         op = cycle.begin()
         if op is not None:
-            (record,) = run_sync(self.config.store, [op])
-            cycle.loaded(record)
+            load_sync(cycle, op)
         return cycle
 
     def end(self, cycle: SessionCycle[S], now: datetime | None = None) -> Decision:
@@ -139,8 +199,7 @@ class AsyncDriver(Generic[S]):
             return None
         op = cycle.begin()
         if op is not None:
-            (record,) = await run_async(self.config.async_store, [op])
-            cycle.loaded(record)
+            await load_async(cycle, op)
         return cycle
 
     async def end(self, cycle: SessionCycle[S], now: datetime | None = None) -> Decision:

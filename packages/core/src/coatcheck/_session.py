@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from ._session_cookie import SessionCookie
     from ._users import SessionInfo
 
-_RESERVED = "cookie"
+#: Record keys that are not session data: express's cookie, and coatcheck's own object.
+_RESERVED = frozenset({"cookie", "_coatcheck"})
 
 
 class SessionNotFound(CoatcheckError, LookupError):
@@ -28,8 +29,10 @@ class SessionNotFound(CoatcheckError, LookupError):
 
 
 def _check_key(key: Any) -> None:
-    if key == _RESERVED:
+    if key == "cookie":
         raise KeyError("'cookie' is reserved for the session cookie; use session.cookie")
+    if key == "_coatcheck":
+        raise KeyError("'_coatcheck' is reserved for coatcheck's own bookkeeping")
 
 
 class Session(dict[str, Any]):
@@ -67,7 +70,7 @@ class Session(dict[str, Any]):
     def _replace_data(self, data: Mapping[str, Any]) -> None:
         """Swap in new data without counting it as the app's access."""
         dict.clear(self)
-        dict.update(self, ((k, v) for k, v in data.items() if k != _RESERVED))
+        dict.update(self, ((k, v) for k, v in data.items() if k not in _RESERVED))
 
     # -- the dict interface, tracked -------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -133,7 +136,8 @@ class Session(dict[str, Any]):
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         incoming = dict(*args, **kwargs)
-        _check_key(_RESERVED if _RESERVED in incoming else None)
+        for key in _RESERVED.intersection(incoming):
+            _check_key(key)
         self.accessed = True
         super().update(incoming)
 
@@ -162,11 +166,12 @@ class Session(dict[str, Any]):
 class SyncSession(Session):
     """A session whose express methods are plain calls (Flask, Django, WSGI)."""
 
-    def regenerate(self, *, keep_data: bool = False) -> None:
-        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data."""
+    def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
+        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
         from ._drivers import run_sync
 
-        run_sync(self._cycle.config.store, self._cycle.regenerate(keep_data=keep_data))
+        run_sync(self._cycle.config.store, self._cycle.regenerate(keep_data=keep_data, renew=renew))
 
     def destroy(self) -> None:
         """Delete the session from the store now; the browser is told to forget the cookie."""
@@ -220,11 +225,13 @@ class SyncSession(Session):
 class AsyncSession(Session):
     """A session whose express methods are coroutines (ASGI)."""
 
-    async def regenerate(self, *, keep_data: bool = False) -> None:
-        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data."""
+    async def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
+        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
         from ._drivers import run_async
 
-        await run_async(self._cycle.config.async_store, self._cycle.regenerate(keep_data=keep_data))
+        operations = self._cycle.regenerate(keep_data=keep_data, renew=renew)
+        await run_async(self._cycle.config.async_store, operations)
 
     async def destroy(self) -> None:
         """Delete the session from the store now; the browser is told to forget the cookie."""

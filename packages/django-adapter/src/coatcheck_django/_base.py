@@ -21,6 +21,8 @@ from coatcheck import (
     SessionCycle,
     StoreGet,
     StoreOperation,
+    load_async,
+    load_sync,
     run_async,
     run_sync,
 )
@@ -62,16 +64,14 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
     def _active(self) -> Cycle | None:
         """The cycle, loaded (a sync store read on first use); ``None`` when detached."""
         if self._pending is not None and self._cycle is not None:
-            (record,) = run_sync(self._cycle.config.store, [self._pending])
+            load_sync(self._cycle, self._pending)
             self._pending = None
-            self._cycle.loaded(record)
         return self._cycle
 
     async def _aactive(self) -> Cycle | None:
         if self._pending is not None and self._cycle is not None:
-            (record,) = await run_async(self._cycle.config.async_store, [self._pending])
+            await load_async(self._cycle, self._pending)
             self._pending = None
-            self._cycle.loaded(record)
         return self._cycle
 
     def _run(self, operations: Sequence[StoreOperation]) -> list[Record | None]:

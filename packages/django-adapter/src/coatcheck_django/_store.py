@@ -97,17 +97,18 @@ class SessionStore(ExpiryMethods):
             return 0
         return await revoke_async(cycle.config, user, keep=cycle.session_id)
 
-    def regenerate(self, *, keep_data: bool = False) -> None:
-        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data."""
+    def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
+        (and the creation time ``max_lifetime`` counts from, unless ``renew``)."""
         cycle = self._active()
         if cycle is not None:
-            self._run(cycle.regenerate(keep_data=keep_data))
+            self._run(cycle.regenerate(keep_data=keep_data, renew=renew))
         self.modified = True
 
-    async def aregenerate(self, *, keep_data: bool = False) -> None:
+    async def aregenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
         cycle = await self._aactive()
         if cycle is not None:
-            await self._arun(cycle.regenerate(keep_data=keep_data))
+            await self._arun(cycle.regenerate(keep_data=keep_data, renew=renew))
         self.modified = True
 
     def destroy(self) -> None:
@@ -145,7 +146,7 @@ class SessionStore(ExpiryMethods):
         cycle = self._active()
         if cycle is None:
             return
-        if must_create and self._run([StoreGet(cycle.session_id)]) != [None]:
+        if must_create and self._run([StoreGet(cycle.store_key(cycle.session_id))]) != [None]:
             raise CreateError
         self._run(cycle.save())
 
@@ -153,7 +154,9 @@ class SessionStore(ExpiryMethods):
         cycle = await self._aactive()
         if cycle is None:
             return
-        if must_create and await self._arun([StoreGet(cycle.session_id)]) != [None]:
+        if must_create and await self._arun([StoreGet(cycle.store_key(cycle.session_id))]) != [
+            None
+        ]:
             raise CreateError
         await self._arun(cycle.save())
 
@@ -199,7 +202,7 @@ class SessionStore(ExpiryMethods):
         if session_key is None or session_key == self.session_key:
             self._run(cycle.destroy())
         elif (sid := cycle.config.session_id_from(session_key)) is not None:
-            self._run([StoreDestroy(sid)])
+            self._run([StoreDestroy(key) for key in cycle.config.ids_at_rest.lookup_keys(sid)])
 
     async def adelete(self, session_key: str | None = None) -> None:
         cycle = await self._aactive()
@@ -208,21 +211,24 @@ class SessionStore(ExpiryMethods):
         if session_key is None or session_key == self.session_key:
             await self._arun(cycle.destroy())
         elif (sid := cycle.config.session_id_from(session_key)) is not None:
-            await self._arun([StoreDestroy(sid)])
+            keys = cycle.config.ids_at_rest.lookup_keys(sid)
+            await self._arun([StoreDestroy(key) for key in keys])
 
     def exists(self, session_key: str | None) -> bool:
         config = self.config
         sid = None if config is None else config.session_id_from(session_key)
         if config is None or sid is None:
             return False
-        return run_sync(config.store, [StoreGet(sid)]) != [None]
+        gets = [StoreGet(key) for key in config.ids_at_rest.lookup_keys(sid)]
+        return any(record is not None for record in run_sync(config.store, gets))
 
     async def aexists(self, session_key: str | None) -> bool:
         config = self.config
         sid = None if config is None else config.session_id_from(session_key)
         if config is None or sid is None:
             return False
-        return await run_async(config.async_store, [StoreGet(sid)]) != [None]
+        gets = [StoreGet(key) for key in config.ids_at_rest.lookup_keys(sid)]
+        return any(record is not None for record in await run_async(config.async_store, gets))
 
     def load(self) -> dict[str, Any]:
         return self._get_session()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -23,6 +24,8 @@ OPTIONAL_METHODS = ("touch", "all", "length", "clear")
 CAPABILITY_METHODS = ("get_versioned", "set_if", "lock", "unlock", "get_locked")
 #: The user index's methods (DESIGN "Sessions of a user"), mirrored the same way.
 USER_METHODS = ("sessions_of", "destroy_user")
+#: A load that reports the stored expiry (``touch_after``) for stores without versions.
+EXPIRY_METHODS = ("get_with_expiry",)
 
 
 class AsyncStoreAdapter:
@@ -76,6 +79,14 @@ class _Length(AsyncStoreAdapter):
 class _Clear(AsyncStoreAdapter):
     async def clear(self) -> None:
         await self._call(cast(Any, self.store).clear)
+
+
+class _GetWithExpiry(AsyncStoreAdapter):
+    async def get_with_expiry(self, sid: str) -> tuple[Record, datetime | None] | None:
+        result: tuple[Record, datetime | None] | None = await self._call(
+            cast(Any, self.store).get_with_expiry, sid
+        )
+        return result
 
 
 class _GetVersioned(AsyncStoreAdapter):
@@ -146,6 +157,7 @@ _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "get_locked": _GetLocked,
     "sessions_of": _SessionsOf,
     "destroy_user": _DestroyUser,
+    "get_with_expiry": _GetWithExpiry,
 }
 _CLASSES: dict[tuple[str, ...], type[AsyncStoreAdapter]] = {}
 
@@ -177,7 +189,7 @@ def to_async(store: Store | AsyncStore) -> AsyncStore:
     sync_store = cast(Store, store)
     methods = tuple(
         name
-        for name in OPTIONAL_METHODS + CAPABILITY_METHODS + USER_METHODS
+        for name in OPTIONAL_METHODS + CAPABILITY_METHODS + USER_METHODS + EXPIRY_METHODS
         if callable(getattr(store, name, None))
     )
     adapter: AsyncStore = _adapter_class(methods)(sync_store)

@@ -7,6 +7,7 @@ bad record fails loudly instead of corrupting the store.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,10 @@ from .._errors import InvalidRecordError
 
 #: connect-redis's rule: a record without ``cookie.expires`` lives one day in stores with a TTL.
 DEFAULT_TTL = timedelta(days=1)
+#: The reserved top-level key where coatcheck keeps what express does not store (``max_lifetime``:
+#: ``{"created": ms, "deadline": ms}``); a Node app carries it along as plain data.
+META_KEY = "_coatcheck"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -74,12 +79,56 @@ def parse_expires(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def expires_at(record: Mapping[str, Any]) -> datetime | None:
-    """When the record expires, or ``None`` for a browser-session cookie."""
-    cookie = record.get("cookie")
-    if not isinstance(cookie, Mapping) or cookie.get("expires") is None:
+def deadline_at(record: Mapping[str, Any]) -> datetime | None:
+    """The absolute deadline (``max_lifetime``) stored in the record, if any.
+
+    Junk (a hand edit, a Node app's change) reads as no deadline; the core checks the
+    creation time itself on load, so a store never has to refuse a record for it.
+    """
+    meta = record.get(META_KEY)
+    if meta is None or not isinstance(meta, Mapping):
         return None
-    return parse_expires(cookie["expires"])
+    ms = meta.get("deadline")
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms):
+        return None
+    try:
+        return _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None
+
+
+def expires_at(record: Mapping[str, Any]) -> datetime | None:
+    """When the record expires, or ``None`` for a browser-session cookie without a deadline.
+
+    The earlier of ``cookie.expires`` and the absolute deadline: every shipped store computes
+    its TTL / expiry column from this, so none lets a session outlive ``max_lifetime``.
+    """
+    cookie = record.get("cookie")
+    when = None
+    if isinstance(cookie, Mapping) and cookie.get("expires") is not None:
+        when = parse_expires(cookie["expires"])
+    if META_KEY in record:
+        deadline = deadline_at(record)
+        if deadline is not None and (when is None or deadline < when):
+            return deadline
+    return when
+
+
+def store_expiry(
+    record: Mapping[str, Any], now: datetime, default: timedelta = DEFAULT_TTL
+) -> datetime:
+    """The expiry for a store with a default lifetime (Redis, PostgreSQL): ``cookie.expires``,
+    or ``now + default`` without one; never past the absolute deadline."""
+    cookie = record.get("cookie")
+    if isinstance(cookie, Mapping) and cookie.get("expires") is not None:
+        when = parse_expires(cookie["expires"])
+    else:
+        when = now + default
+    if META_KEY in record:
+        deadline = deadline_at(record)
+        if deadline is not None and deadline < when:
+            return deadline
+    return when
 
 
 def is_expired(record: Mapping[str, Any], now: datetime) -> bool:
@@ -92,10 +141,7 @@ def ttl_seconds(
     record: Mapping[str, Any], now: datetime, default: timedelta = DEFAULT_TTL
 ) -> float:
     """Seconds left to live (may be <= 0); ``default`` when the record has no expiry."""
-    when = expires_at(record)
-    if when is None:
-        return default.total_seconds()
-    return (when - now).total_seconds()
+    return (store_expiry(record, now, default) - now).total_seconds()
 
 
 def utcnow() -> datetime:

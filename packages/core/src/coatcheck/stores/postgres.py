@@ -40,7 +40,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
 from .._errors import ConfigError, StoreError, sid_prefix
-from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow
+from ._codec import deadline_at, decode_record, encode_record, store_expiry, utcnow
 from ._protocol import Record
 from ._users import UserKeyHolder
 
@@ -82,10 +82,11 @@ def _naive_utc(when: datetime) -> datetime:
 
 def expire_for(record: Mapping[str, Any], now: datetime) -> datetime:
     """connect-pg-simple's ``#getExpireTime``: ``Math.ceil(expires / 1000)`` seconds, or
-    ``ceil(now + ttl)`` with its one-day default; as naive UTC."""
-    when = expires_at(record)
-    if when is None:
-        when = now + DEFAULT_TTL
+    ``ceil(now + ttl)`` with its one-day default; as naive UTC. An absolute deadline
+    (``max_lifetime``) caps it exactly, never rounded past."""
+    when = store_expiry(record, now)
+    if when == deadline_at(record):
+        return _naive_utc(when)
     epoch = math.ceil(when.timestamp())
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 

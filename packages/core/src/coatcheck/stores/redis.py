@@ -37,7 +37,7 @@ import redis.cluster
 from redis.exceptions import RedisClusterException, RedisError
 
 from .._errors import ConfigError, StoreError, sid_prefix
-from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow
+from ._codec import decode_record, encode_record, store_expiry, utcnow
 from ._protocol import Record
 from ._users import UserKeyHolder, record_user
 
@@ -56,7 +56,6 @@ BATCH = 500
 #: SCAN's COUNT hint (connect-redis uses 100; larger means fewer round trips).
 SCAN_COUNT = 1000
 
-_MS = timedelta(milliseconds=1)
 _US = timedelta(microseconds=1)
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
@@ -112,11 +111,10 @@ class _RedisBase(UserKeyHolder):
 
     def _ttl_ms(self, record: Mapping[str, Any]) -> int:
         """Milliseconds left, rounded up (connect-redis's ``_getTTL`` rounds up to seconds);
-        one day when the cookie has no expiry. May be <= 0: then the session is over."""
-        when = expires_at(record)
-        if when is None:
-            return DEFAULT_TTL // _MS
-        micros = (when - self._clock()) // _US
+        one day when the cookie has no expiry; never past an absolute deadline
+        (``max_lifetime``). May be <= 0: then the session is over."""
+        now = self._clock()
+        micros = (store_expiry(record, now) - now) // _US
         return -(-micros // 1000)
 
     def _decode(self, sid: str, raw: bytes | str | None) -> Record | None:
