@@ -131,7 +131,12 @@ def sessions_of(
     name = check_user(user)
     if is_async_store(config.store):
         raise TypeError(f"{type(config.store).__name__} is async: use sessions_of_async")
-    return _infos(method(name), name, current)
+    return _infos(method(name), name, _key(config, current))
+
+
+def _key(config: SessionConfig, sid: str | None) -> str | None:
+    """The store key of a session id (``id_at_rest="hmac"``: the stores index keys, not ids)."""
+    return None if sid is None else config.ids_at_rest.key(sid)
 
 
 def revoke(config: SessionConfig, user: str | int, keep: str | None = None) -> int:
@@ -141,7 +146,7 @@ def revoke(config: SessionConfig, user: str | int, keep: str | None = None) -> i
     name = check_user(user)
     if is_async_store(config.store):
         raise TypeError(f"{type(config.store).__name__} is async: use revoke_async")
-    return int(method(name, keep=keep))
+    return int(method(name, keep=_key(config, keep)))
 
 
 async def _call(config: SessionConfig, method: Any, *args: Any, **kwargs: Any) -> Any:
@@ -159,11 +164,11 @@ async def sessions_of_async(
     """``sessions_of`` for async code (any store: sync ones run in a worker thread)."""
     method = _capable(config, "sessions_of")
     name = check_user(user)
-    return _infos(await _call(config, method, name), name, current)
+    return _infos(await _call(config, method, name), name, _key(config, current))
 
 
 async def revoke_async(config: SessionConfig, user: str | int, keep: str | None = None) -> int:
     """``revoke`` for async code."""
     method = _capable(config, "destroy_user")
     name = check_user(user)
-    return int(await _call(config, method, name, keep=keep))
+    return int(await _call(config, method, name, keep=_key(config, keep)))
