@@ -122,3 +122,25 @@ def test_config_cookie_value_and_session_id_from() -> None:
     assert config.session_id_from("apple") is None
     assert config.session_id_from("s:" + express_sign("apple", "unknown")) is None
     assert config.session_id_from("%") is None
+
+
+@given(value=st.text(), secrets=secrets_lists)
+def test_fast_unsign_agrees_with_itsdangerous(value: str, secrets: list[str | bytes]) -> None:
+    """``unsign_id`` (the hot path) and itsdangerous's own ``unsign`` accept the same values."""
+    from itsdangerous import BadSignature
+
+    signer = ExpressSigner(secrets)
+    for text in (value, "s:" + value, sign_session_id(value, signer)):
+        try:
+            expected: str | None = None
+            if text.startswith("s:"):
+                expected = signer.unsign(text[2:].encode("utf-8")).decode("utf-8")
+        except (BadSignature, UnicodeError):
+            expected = None
+        assert unsign_cookie_value(text, signer) == expected
+
+
+@given(sid=st.text(), secrets=secrets_lists)
+def test_fast_sign_agrees_with_itsdangerous_sign(sid: str, secrets: list[str | bytes]) -> None:
+    signer = ExpressSigner(secrets)
+    assert sign_session_id(sid, signer) == "s:" + signer.sign(sid).decode("utf-8")
