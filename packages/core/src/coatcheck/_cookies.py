@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 # RFC 6265 §4.1.1 token / cookie-octet rules, as cookie 0.7.2 checks them. ``\Z``, not ``$``:
@@ -21,19 +22,34 @@ DOMAIN_RE = re.compile(
     re.IGNORECASE,
 )
 PATH_RE = re.compile(r"^[\x20-\x3A\x3D-\x7E]*\Z")
-_ESCAPED_TEXT = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: A cookie larger than any browser keeps is not worth parsing (RFC 6265 §6.1 asks for 4096).
 MAX_COOKIE_HEADER = 16 * 1024
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_ASCII_ESCAPE = frozenset("01234567")  # %00-%7F: one byte that is its own UTF-8 character
+#: ``encodeURIComponent`` for every ASCII character, as one ``str.translate`` table.
+_ENCODE_ASCII = {
+    code: chr(code) if chr(code).isalnum() or chr(code) in "!'()*-._~" else f"%{code:02X}"
+    for code in range(128)
+}
+
+
 def decode_uri_component(text: str) -> str:
     """JavaScript's ``decodeURIComponent``, keeping the raw text where JS would throw."""
     if "%" not in text:
         return text
-    if not _ESCAPED_TEXT.fullmatch(text):
-        return text  # a stray % that is not an escape: JS throws URIError, cookie keeps raw
+    head, *escaped = text.split("%")
+    ascii_only = True
+    for part in escaped:
+        if len(part) < 2 or part[0] not in _HEX_DIGITS or part[1] not in _HEX_DIGITS:
+            return text  # a stray % that is not an escape: JS throws URIError, cookie keeps raw
+        if part[0] not in _ASCII_ESCAPE:
+            ascii_only = False
+    if ascii_only:  # the common case (a signed id's ``%3A``, ``%2B``, ``%2F``): no UTF-8 to check
+        return head + "".join([chr(int(part[:2], 16)) + part[2:] for part in escaped])
     try:
         return unquote(text, errors="strict")
     except UnicodeDecodeError:
@@ -42,6 +58,8 @@ def decode_uri_component(text: str) -> str:
 
 def encode_uri_component(text: str) -> str:
     """JavaScript's ``encodeURIComponent`` (the encoder cookie.serialize uses)."""
+    if text.isascii():
+        return text.translate(_ENCODE_ASCII)
     return quote(text, safe="!'()*-._~")
 
 
@@ -63,13 +81,27 @@ def iter_cookie_pairs(header: str) -> Iterator[tuple[str, str]]:
 
 
 def cookie_values(headers: str | Iterable[str] | None, name: str) -> list[str]:
-    """All non-empty values of cookie ``name`` across one or more Cookie headers, in order."""
+    """All non-empty values of cookie ``name`` across one or more Cookie headers, in order.
+
+    ``iter_cookie_pairs`` filtered by name, without decoding the values of other cookies.
+    """
     if headers is None:
         return []
     joined = headers if isinstance(headers, str) else "; ".join(headers)
-    if len(joined) > MAX_COOKIE_HEADER:
+    if len(joined) > MAX_COOKIE_HEADER or name not in joined:
         return []
-    return [value for key, value in iter_cookie_pairs(joined) if key == name and value]
+    values = []
+    for fragment in joined.split(";"):
+        key, eq, value = fragment.partition("=")
+        if not eq or key.strip(" \t") != name:
+            continue
+        value = value.strip(" \t")
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        value = decode_uri_component(value)
+        if value:
+            values.append(value)
+    return values
 
 
 def http_date(when: datetime) -> str:
@@ -97,35 +129,65 @@ def serialize_cookie(
     """One Set-Cookie header value; ``value`` is URL-encoded here, as cookie.serialize does.
 
     ``priority`` and ``same_site`` are the attribute spellings (``"High"``, ``"Lax"``) or None.
-    Raises ``ValueError`` with cookie 0.7.2's message for anything it would refuse.
+    Raises ``ValueError`` with cookie 0.7.2's message for anything it would refuse. The
+    attribute text is validated and built once per distinct set of attributes (cached), so a
+    request only encodes the value and formats ``Expires``.
     """
-    if not COOKIE_NAME_RE.match(name):
-        raise ValueError("argument name is invalid")
+    if name not in _VALID_NAMES:
+        if not COOKIE_NAME_RE.match(name):
+            raise ValueError("argument name is invalid")
+        if len(_VALID_NAMES) < 64:
+            _VALID_NAMES.add(name)
+    # encodeURIComponent's output is always made of cookie-octets (RFC 6265 §4.1.1), so
+    # cookie 0.7.2's value check ("argument val is invalid") cannot fail here.
     encoded = encode_uri_component(value)
-    if encoded and not COOKIE_VALUE_RE.match(encoded):
-        raise ValueError("argument val is invalid")
-    parts = [f"{name}={encoded}"]
+    attributes = (domain, path, http_only, secure, partitioned, priority, same_site)
+    try:
+        head, tail = _cached_attributes(*attributes)
+    except TypeError:  # an unhashable attribute: validate it the slow way
+        head, tail = _attribute_text(*attributes)
+    if expires is None:
+        return f"{name}={encoded}{head}{tail}"
+    return f"{name}={encoded}{head}; Expires={http_date(expires)}{tail}"
+
+
+_VALID_NAMES: set[str] = set()
+
+
+def _attribute_text(
+    domain: str | None,
+    path: str | None,
+    http_only: bool,
+    secure: bool,
+    partitioned: bool,
+    priority: str | None,
+    same_site: str | None,
+) -> tuple[str, str]:
+    """The attributes before ``Expires`` and after it, in cookie 0.7.2's order."""
+    head = ""
     if domain:
         if not DOMAIN_RE.match(domain):
             raise ValueError("option domain is invalid")
-        parts.append(f"Domain={domain}")
+        head += f"; Domain={domain}"
     if path:
         if not PATH_RE.match(path):
             raise ValueError("option path is invalid")
-        parts.append(f"Path={path}")
-    if expires is not None:
-        parts.append(f"Expires={http_date(expires)}")
+        head += f"; Path={path}"
+    tail = ""
     if http_only:
-        parts.append("HttpOnly")
+        tail += "; HttpOnly"
     if secure:
-        parts.append("Secure")
+        tail += "; Secure"
     if partitioned:
-        parts.append("Partitioned")
+        tail += "; Partitioned"
     if priority:
-        parts.append(f"Priority={priority}")
+        tail += f"; Priority={priority}"
     if same_site:
-        parts.append(f"SameSite={same_site}")
-    return "; ".join(parts)
+        tail += f"; SameSite={same_site}"
+    return head, tail
+
+
+_cached_attributes = lru_cache(maxsize=256, typed=True)(_attribute_text)
 
 
 def vary_with_cookie(existing: str | None) -> str:

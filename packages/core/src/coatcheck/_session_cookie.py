@@ -9,30 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from ._config import CookieOptions, priority_attribute, same_site_attribute, seconds
 from ._cookies import DOMAIN_RE, PATH_RE, serialize_cookie
 from .stores._codec import parse_expires
 
-#: express's stored key order (Cookie.prototype.data).
-_JSON_KEYS = (
-    ("originalMaxAge", "_original_max_age"),
-    ("partitioned", "partitioned"),
-    ("priority", "priority"),
-    ("expires", "_expires"),
-    ("secure", "secure"),
-    ("httpOnly", "http_only"),
-    ("domain", "domain"),
-    ("path", "path"),
-    ("sameSite", "same_site"),
-)
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def iso_millis(when: datetime) -> str:
     """``Date.prototype.toJSON``: ``2026-11-27T22:57:24.381Z``."""
-    utc = when.astimezone(timezone.utc)
+    utc = when.astimezone(timezone.utc)  # returns ``when`` itself when it is already UTC
+    if utc.year >= 1000:  # isoformat pads the year to 4 digits, strftime's %Y may not
+        return utc.isoformat(timespec="milliseconds")[:-6] + "Z"  # drop "+00:00"
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -42,6 +33,21 @@ def millis(value: float | None) -> int | float | None:
         return None
     ms = value * 1000
     return round(ms) if abs(ms - round(ms)) < 1e-6 else ms
+
+
+def _check_attributes(
+    path: Any, domain: Any, priority: Any, same_site: Any
+) -> tuple[Any, str | None, str | None]:
+    """Validate a session's cookie settings (cookie 0.7.2's checks and messages, its order)."""
+    if not PATH_RE.match(path or ""):
+        raise ValueError("option path is invalid")
+    if domain and not DOMAIN_RE.match(domain):
+        raise ValueError("option domain is invalid")
+    return path, priority_attribute(priority), same_site_attribute(same_site)
+
+
+#: Sessions share a handful of distinct settings: each is checked once.
+_checked_attributes = lru_cache(maxsize=256, typed=True)(_check_attributes)
 
 
 class SessionCookie:
@@ -141,34 +147,45 @@ class SessionCookie:
     # -- output ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """express's ``cookie.toJSON()``: its keys, its order, unset attributes omitted."""
-        data: dict[str, Any] = {}
-        for key, attribute in _JSON_KEYS:
-            value = getattr(self, attribute)
-            if key == "originalMaxAge":
-                data[key] = millis(value)
-            elif key == "expires":
-                data[key] = None if value is None else iso_millis(value)
-            elif value is not None:
-                data[key] = value
+        data: dict[str, Any] = {"originalMaxAge": millis(self._original_max_age)}
+        if self.partitioned is not None:
+            data["partitioned"] = self.partitioned
+        if self.priority is not None:
+            data["priority"] = self.priority
+        data["expires"] = None if self._expires is None else iso_millis(self._expires)
+        if self.secure is not None:
+            data["secure"] = self.secure
+        if self.http_only is not None:
+            data["httpOnly"] = self.http_only
+        if self.domain is not None:
+            data["domain"] = self.domain
+        if self.path is not None:
+            data["path"] = self.path
+        if self.same_site is not None:
+            data["sameSite"] = self.same_site
         return data
 
     def serialize(self, name: str, value: str) -> str:
         """The Set-Cookie header for this cookie carrying ``value`` (ValueError if invalid)."""
-        if not PATH_RE.match(self.path or ""):
-            raise ValueError("option path is invalid")
-        if self.domain and not DOMAIN_RE.match(self.domain):
-            raise ValueError("option domain is invalid")
+        try:
+            path, priority, same_site = _checked_attributes(
+                self.path, self.domain, self.priority, self.same_site
+            )
+        except TypeError:  # unhashable settings: check them uncached (raises as before)
+            path, priority, same_site = _check_attributes(
+                self.path, self.domain, self.priority, self.same_site
+            )
         return serialize_cookie(
             name,
             value,
             domain=self.domain,
-            path=self.path,
+            path=path,
             expires=self._expires,
             http_only=bool(self.http_only),
             secure=bool(self.secure),
             partitioned=bool(self.partitioned),
-            priority=priority_attribute(self.priority),
-            same_site=same_site_attribute(self.same_site),
+            priority=priority,
+            same_site=same_site,
         )
 
     def serialize_clearing(self, name: str) -> str:
