@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 from .._errors import InvalidRecordError
@@ -36,11 +37,28 @@ def validate_record(record: Mapping[str, Any]) -> None:
         parse_expires(expires)
 
 
+#: ``JSON.stringify``'s spelling. One encoder's settings, reused: ``json.dumps`` with keyword
+#: arguments would build a new ``JSONEncoder`` (and its C encoder) on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _c_encode(value: Any) -> str:
+    """The C encoder with ``_ENCODER``'s settings, built per call (its circular-reference
+    markers must not be shared between threads or survive a failed call)."""
+    encode = c_make_encoder(
+        {}, _ENCODER.default, c_encode_basestring, None, ":", ",", False, False, False
+    )
+    return "".join(encode(value, 0))
+
+
+_encode = _c_encode if c_make_encoder is not None and c_encode_basestring else _ENCODER.encode
+
+
 def to_json(value: Any) -> str:
     """``JSON.stringify``'s spelling: compact, non-ASCII kept, lone surrogates escaped (ES2019),
     so the text always encodes to UTF-8. Raises ``InvalidRecordError`` for non-JSON values."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
     if text.isascii():
