@@ -128,8 +128,9 @@ class CookieOptions:
     def __post_init__(self) -> None:
         validate_cookie_options(self)
 
-    @property
+    @cached_property
     def max_age_seconds(self) -> float | None:
+        """``max_age`` in seconds (computed once: the options are frozen)."""
         return seconds(self.max_age, "cookie.max_age")
 
     @classmethod
@@ -393,11 +394,16 @@ class SessionConfig:
             return None
         return unsign_cookie_value(decode_uri_component(cookie_value), self.signer)
 
+    @cached_property
+    def _cookie_per_request(self) -> bool:
+        return callable(self.cookie)
+
     def cookie_options_for(self, request: Any) -> CookieOptions:
-        """The cookie options for this request (calls the per-request form, validating it)."""
-        if callable(self.cookie):
-            return CookieOptions.coerce(self.cookie(request))
-        return self.cookie
+        """The cookie options for this request (calls the per-request form, validating it):
+        the only per-request work of the options; everything else is prepared once."""
+        if self._cookie_per_request:
+            return CookieOptions.coerce(self.cookie(request))  # type: ignore[operator]
+        return self.cookie  # type: ignore[return-value]
 
 
 def option_names() -> frozenset[str]:
