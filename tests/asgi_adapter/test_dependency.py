@@ -150,3 +150,15 @@ async def test_add_middleware_wiring_works_too() -> None:
     response = await get(app, "/")
     assert response.json() == {"n": 1}
     assert response.headers.get_list("set-cookie") == [SET_APPLE]
+
+
+def test_session_dep_is_an_async_dependency() -> None:
+    """FastAPI runs a plain-function dependency in its thread pool; ``SessionDep``'s is a
+    coroutine function, so it runs inline on the event loop."""
+    import inspect
+    import typing
+
+    from fastapi.params import Depends
+
+    (marker,) = [m for m in typing.get_args(SessionDep)[1:] if isinstance(m, Depends)]
+    assert inspect.iscoroutinefunction(marker.dependency)

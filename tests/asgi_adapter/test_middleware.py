@@ -334,3 +334,18 @@ async def test_a_never_blocks_store_runs_on_the_event_loop() -> None:
     store = NonBlockingLoggingStore(EventLog())
     await call(PinnedMiddleware(responder(), **options(store=store)), http_scope("/"))
     assert store.threads == [threading.get_ident()]
+
+
+async def test_a_never_blocks_store_is_called_inline_without_the_async_adapter() -> None:
+    """MemoryStore and friends cost no await hop: the request never touches ``async_store``."""
+
+    class Unused:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"async_store.{name} used for a never_blocks store")
+
+    store = NonBlockingLoggingStore(EventLog())
+    middleware = PinnedMiddleware(responder(), **options(store=store))
+    middleware.config.__dict__["async_store"] = Unused()  # the cached_property's slot
+    sent = await call(middleware, http_scope("/"))
+    assert sent.set_cookies
+    assert [detail.split()[0] for _, detail in store.log.events] == ["set"]

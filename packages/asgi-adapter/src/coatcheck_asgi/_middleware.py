@@ -21,8 +21,10 @@ from coatcheck import (
     RequestReceived,
     SessionConfig,
     SessionCycle,
+    SyncDriver,
     vary_with_cookie,
 )
+from coatcheck.stores._async import is_async_store
 
 logger = logging.getLogger("coatcheck")
 
@@ -126,6 +128,11 @@ class SessionMiddleware:
             )
             raise
         self.driver: AsyncDriver[AsyncSession] = AsyncDriver(self.config, AsyncSession)
+        #: A sync store that never blocks (MemoryStore) is called inline, without an await hop
+        #: through the async adapter; the session's own methods still go through ``driver``.
+        self.inline_driver: SyncDriver[AsyncSession] | None = (
+            SyncDriver(self.config, AsyncSession) if runs_inline(self.config) else None
+        )
 
     def now(self) -> datetime:
         """The current time; a subclass may pin it (tests, replays)."""
@@ -136,7 +143,9 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket") or scope.get("session") is not None:
             await self.app(scope, receive, send)
             return
-        cycle = await self.driver.begin(request_received(scope, self.now()))
+        inline = self.inline_driver
+        request = request_received(scope, self.now())
+        cycle = inline.begin(request) if inline else await self.driver.begin(request)
         if cycle is None:  # outside the cookie path: no session at all, as in express
             await self.app(scope, receive, send)
             return
@@ -149,17 +158,36 @@ class SessionMiddleware:
             if kind in _STARTS and not started:
                 started = True
                 _adopt_app_assignment(scope, cycle)
-                decision = await self.driver.end(cycle, self.now())
+                now = self.now()
+                decision = inline.end(cycle, now) if inline else await self.driver.end(cycle, now)
                 message = _with_headers(message, decision, http=kind != "websocket.accept")
             elif started and (
                 kind == _PATHSEND or (kind in _BODIES and not message.get("more_body", False))
             ):
                 _adopt_app_assignment(scope, cycle)
-                await self.driver.end_late(cycle)  # a streaming handler changed it after start
+                # a streaming handler may have changed it after start
+                if inline:
+                    inline.end_late(cycle)
+                else:
+                    await self.driver.end_late(cycle)
             await send(message)
 
         await self.app(scope, receive, send_with_session)
         if started and scope["type"] == "websocket":
             # Changes made during the socket's life are saved when the app is done with it.
             _adopt_app_assignment(scope, cycle)
-            await self.driver.end_late(cycle)
+            if inline:
+                inline.end_late(cycle)
+            else:
+                await self.driver.end_late(cycle)
+
+
+def runs_inline(config: SessionConfig) -> bool:
+    """Whether the middleware calls the store without awaiting: a sync store that says it
+    never blocks, unless the ``"lock"`` concurrency mode may make a request wait for another."""
+    store = config.store
+    return (
+        bool(getattr(store, "never_blocks", False))
+        and not is_async_store(store)
+        and getattr(config, "concurrency", None) != "lock"
+    )
