@@ -33,6 +33,20 @@ TEST_DEPS = (
 )
 #: Debian packages the store tests need: real servers, never mocks.
 SERVER_PACKAGES = {"redis-server": "redis-server", "redis-cli": "redis-server"}
+#: Debian packages the real-HTTP benchmark needs: the load generator and CPU pinning.
+BENCH_PACKAGES = {"wrk": "wrk", "taskset": "util-linux"}
+#: What benchmarks/bench_http.py serves and compares (the peers as a user would install them).
+BENCH_DEPS = (
+    "starlette>=0.37",
+    "fastapi>=0.110",
+    "uvicorn[standard]>=0.30",
+    "gunicorn>=22",
+    "starsessions>=2",
+    "Flask-Session>=0.8",
+    "matplotlib>=3.8",
+    "httpx>=0.27",
+    "itsdangerous",
+)
 PYTHONS = ("3.10", "3.13")
 
 nox.options.sessions = ("lint", "typecheck", "tests")
@@ -52,9 +66,9 @@ def postgres_bindir() -> str | None:
     return None
 
 
-def ensure_servers(session: nox.Session) -> None:
+def ensure_servers(session: nox.Session, tools: dict[str, str] = SERVER_PACKAGES) -> None:
     """Install redis-server and PostgreSQL with apt-get when missing (CI and fresh machines)."""
-    missing = sorted({pkg for tool, pkg in SERVER_PACKAGES.items() if not shutil.which(tool)})
+    missing = sorted({pkg for tool, pkg in tools.items() if not shutil.which(tool)})
     if postgres_bindir() is None:
         missing.append("postgresql")
     if not missing:
@@ -107,13 +121,18 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Benchmarks (never pass/fail): the core cycle vs Starlette's cookie sessions; stores."""
-    ensure_servers(session)
-    install_workspace(session, "starlette>=0.37", "httpx>=0.27", "itsdangerous")
+    """Benchmarks (never pass/fail): every session middleware over real HTTP (a few minutes;
+    writes benchmarks/results/http.*), the core cycle in-process, the stores.
+
+    ``nox -s bench -- --only starlette`` passes its arguments to bench_http.py.
+    """
+    ensure_servers(session, {**SERVER_PACKAGES, **BENCH_PACKAGES})
+    install_workspace(session, *BENCH_DEPS)
     bindir = postgres_bindir()
     env = {"COATCHECK_PG_BINDIR": bindir} if bindir else {}
+    session.run("python", "benchmarks/bench_http.py", *session.posargs, env=env)
     for script in sorted(os.listdir("benchmarks")):
-        if script.startswith("bench_") and script.endswith(".py"):
+        if script.startswith("bench_") and script.endswith(".py") and script != "bench_http.py":
             session.run("python", f"benchmarks/{script}", env=env)
 
 
