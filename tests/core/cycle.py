@@ -157,7 +157,11 @@ class RecordingStore(RecordingStoreWithoutTouch):
 
 def make_config(**options: Any) -> SessionConfig:
     """``SessionConfig.from_options`` with express's defaults spelled out (no FutureWarning),
-    the test secret, ``SequentialIds`` and a fresh ``RecordingStore``; ``options`` win."""
+    the test secret, ``SequentialIds`` and a fresh ``RecordingStore``; ``options`` win.
+
+    ``concurrency="none"``: these tests pin express's own behaviour (and the recording store has
+    no versions, so the default "merge" would only add its start-up WARNING)."""
+    options.setdefault("concurrency", "none")
     options.setdefault("secret", SECRET)
     options.setdefault("resave", True)
     options.setdefault("save_uninitialized", True)

@@ -188,3 +188,42 @@ async def test_errors_propagate_unchanged(clock: FakeClock) -> None:
     with pytest.raises(StoreError) as info:
         await adapter.set("sid", make_record(clock(), 60))
     assert info.value.operation == "set"
+
+
+async def test_exposes_exactly_the_concurrency_capabilities_the_store_has() -> None:
+    from coatcheck.stores import Versioned
+    from coatcheck.stores._async import CAPABILITY_METHODS as CAPABILITIES
+
+    class VersionsOnly:
+        """get/set/destroy plus get_versioned and set_if (no lock)."""
+
+        def __init__(self) -> None:
+            self.data: dict[str, Any] = {}
+            self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+        def get(self, sid: str) -> Any:
+            return self.data.get(sid)
+
+        def set(self, sid: str, record: Mapping[str, Any]) -> None:
+            self.data[sid] = dict(record)
+
+        def destroy(self, sid: str) -> None:
+            self.data.pop(sid, None)
+
+        def get_versioned(self, sid: str) -> Versioned | None:
+            self.calls.append(("get_versioned", (sid,)))
+            record = self.data.get(sid)
+            return None if record is None else Versioned(record, str(len(self.calls)))
+
+        def set_if(self, sid: str, record: Mapping[str, Any], version: str | None) -> bool:
+            self.calls.append(("set_if", (sid, version)))
+            self.data[sid] = dict(record)
+            return True
+
+    store = VersionsOnly()
+    adapter: Any = to_async(store)
+    assert {name for name in CAPABILITIES if hasattr(adapter, name)} == {"get_versioned", "set_if"}
+    record = {"cookie": {"expires": None}, "n": 1}
+    assert await adapter.set_if("sid", record, None) is True  # no unlock keyword passed on
+    assert await adapter.get_versioned("sid") == Versioned(record, "2")
+    assert store.calls == [("set_if", ("sid", None)), ("get_versioned", ("sid",))]

@@ -22,14 +22,37 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._config import CookieOptions, SessionConfig, check_option_names, require_sync_store
+from ._conflicts import CycleStateError, Phase
 from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
-from ._cycle import CycleStateError, Phase, SessionCycle
-from ._drivers import AsyncDriver, SyncDriver, load_async, load_sync, run_async, run_sync
-from ._errors import CoatcheckError, ConfigError, ConfigWarning, InvalidRecordError, StoreError
+from ._cycle import SessionCycle
+from ._drivers import AsyncDriver, AsyncSession, SyncDriver, SyncSession
+from ._errors import (
+    CoatcheckError,
+    ConfigError,
+    ConfigWarning,
+    InvalidRecordError,
+    SessionBusy,
+    SessionConflict,
+    SessionGone,
+    SessionLockTimeout,
+    StoreError,
+)
 from ._ids import default_genid
-from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
+from ._operations import (
+    Decision,
+    StoreDestroy,
+    StoreGet,
+    StoreGetVersioned,
+    StoreLock,
+    StoreOperation,
+    StoreSet,
+    StoreSetIf,
+    StoreTouch,
+    StoreUnlock,
+)
 from ._request import RequestReceived, is_secure, path_matches
-from ._session import AsyncSession, Session, SessionNotFound, SyncSession
+from ._run import load_async, load_sync, run_async, run_sync, settle_async, settle_sync
+from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._users import SessionInfo, revoke, revoke_async, sessions_of, sessions_of_async
 
@@ -46,17 +69,25 @@ __all__ = [
     "Phase",
     "RequestReceived",
     "Session",
+    "SessionBusy",
     "SessionConfig",
+    "SessionConflict",
     "SessionCookie",
     "SessionCycle",
+    "SessionGone",
     "SessionInfo",
+    "SessionLockTimeout",
     "SessionNotFound",
     "StoreDestroy",
     "StoreError",
     "StoreGet",
+    "StoreGetVersioned",
+    "StoreLock",
     "StoreOperation",
     "StoreSet",
+    "StoreSetIf",
     "StoreTouch",
+    "StoreUnlock",
     "SyncDriver",
     "SyncSession",
     "__version__",
@@ -75,5 +106,7 @@ __all__ = [
     "serialize_cookie",
     "sessions_of",
     "sessions_of_async",
+    "settle_async",
+    "settle_sync",
     "vary_with_cookie",
 ]

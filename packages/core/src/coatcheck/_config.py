@@ -45,6 +45,12 @@ _UNSET: Any = object()
 MAX_LIFETIME_SECONDS = 1000 * 365.25 * 86400
 #: A shorter secret is guessable offline from one signed cookie; warned about in production.
 MIN_SECRET_LENGTH = 32
+_CONCURRENCY = ("merge", "lock", "none")
+#: ``lock_ttl``'s floor when not given: a lock outlives a slow request, not a crashed worker.
+MIN_LOCK_TTL = 10.0
+
+Concurrency = Literal["merge", "lock", "none"]
+logger = logging.getLogger("coatcheck")
 
 
 def unknown_options(
@@ -202,6 +208,14 @@ def warn_cookie_options(options: CookieOptions, stacklevel: int) -> None:
         )
 
 
+def positive_seconds(value: Any, option: str) -> float:
+    """A duration option that must be given and more than zero seconds."""
+    result = _positive_seconds(value, option)
+    if result is None:
+        raise ConfigError(option, f"must be a positive number of seconds, not {value!r}")
+    return result
+
+
 def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
     """express's ``secret``: one secret or a list; the first signs, all verify."""
     # Messages name types and positions, never values: a secret must not reach a log.
@@ -259,6 +273,9 @@ class SessionConfig:
     max_lifetime: float | None = None
     touch_after: float | None = None
     id_at_rest: IdAtRest = "plain"
+    concurrency: Concurrency = "merge"
+    lock_timeout: float = 10.0
+    lock_ttl: float = MIN_LOCK_TTL
 
     @classmethod
     def from_options(
@@ -278,6 +295,9 @@ class SessionConfig:
         max_lifetime: float | timedelta | None = None,
         touch_after: float | timedelta | None = None,
         id_at_rest: str = "plain",
+        concurrency: str = "merge",
+        lock_timeout: float | timedelta = 10.0,
+        lock_ttl: float | timedelta | None = None,
         **unknown: Any,
     ) -> SessionConfig:
         """Validate express-session's options (Python names) once, at start-up."""
@@ -312,6 +332,14 @@ class SessionConfig:
                 raise ConfigError(flag, f"must be a bool, not {value!r}")
         if not isinstance(save_uninitialized, bool):
             raise ConfigError("save_uninitialized", f"must be a bool, not {save_uninitialized!r}")
+        if concurrency not in _CONCURRENCY:
+            raise ConfigError("concurrency", 'must be "merge", "lock" or "none"')
+        timeout = positive_seconds(lock_timeout, "lock_timeout")
+        ttl = (
+            max(timeout, MIN_LOCK_TTL)
+            if lock_ttl is None
+            else positive_seconds(lock_ttl, "lock_ttl")
+        )
         resolved_cookie = cookie if callable(cookie) else CookieOptions.coerce(cookie)
         if isinstance(resolved_cookie, CookieOptions):
             warn_cookie_options(resolved_cookie, stacklevel=3)
@@ -343,7 +371,11 @@ class SessionConfig:
             max_lifetime=lifetime,
             touch_after=throttle,
             id_at_rest=id_at_rest,  # type: ignore[arg-type]
+            concurrency=concurrency,  # type: ignore[arg-type]
+            lock_timeout=timeout,
+            lock_ttl=ttl,
         )
+        config.check_concurrency()
         config.ids_at_rest  # noqa: B018 (keys derived once, now, not on a first request)
         if throttle is not None and config.expiry_read == "get":
             logger.warning(
@@ -376,6 +408,45 @@ class SessionConfig:
     def store_implements_touch(self) -> bool:
         """Decided once, like express's ``storeImplementsTouch``."""
         return callable(getattr(self.store, "touch", None))
+
+    # -- concurrency (DESIGN "Concurrency"): capabilities detected once, by presence ----------
+    def _has(self, *methods: str) -> bool:
+        return all(callable(getattr(self.store, m, None)) for m in methods)
+
+    @cached_property
+    def store_versions(self) -> bool:
+        """The store can refuse a stale or resurrecting write (``get_versioned``/``set_if``)."""
+        return self._has("get_versioned", "set_if")
+
+    @cached_property
+    def store_locks(self) -> bool:
+        """The store has a per-session lock (``lock``/``unlock``) besides versions."""
+        return self.store_versions and self._has("lock", "unlock")
+
+    @cached_property
+    def versioned(self) -> bool:
+        """Writes are conditional: ``"merge"`` or ``"lock"`` on a store with versions."""
+        return self.concurrency != "none" and self.store_versions
+
+    @cached_property
+    def locking(self) -> bool:
+        """Requests of one session take its lock in the store (``"lock"``)."""
+        return self.concurrency == "lock" and self.store_locks
+
+    def check_concurrency(self) -> None:
+        """At start-up: ``"lock"`` needs a locking store; ``"merge"`` without versions warns."""
+        if self.concurrency == "lock" and not self.store_locks:
+            raise ConfigError(
+                "concurrency",
+                f'"lock" needs a store with get_versioned, set_if, lock and unlock; '
+                f'{type(self.store).__name__} lacks some (use "merge" or "none")',
+            )
+        if self.concurrency == "merge" and not self.store_versions:
+            logger.warning(
+                '%s has no get_versioned/set_if: concurrency="merge" falls back to plain '
+                "writes (the last writer wins; a concurrent logout can be undone)",
+                type(self.store).__name__,
+            )
 
     @cached_property
     def async_store(self) -> AsyncStore:

@@ -10,13 +10,16 @@ store work comes out as operations (``StoreGet`` ...) for a driver to run, and t
         if op: cycle.loaded(store.get(op.sid))
         app(cycle.session)
         decision = cycle.decide()                   # Set-Cookie + store operations
+
+In ``"merge"`` and ``"lock"`` modes (DESIGN "Concurrency") the writes are conditional (see
+``_conflicts``): the driver hands their results back to ``outcome()``, which may answer with more
+operations (a reload and the write again with this request's own changes re-applied), or with
+none when the session was deleted meanwhile (``Decision.interrupted``: a logout is never undone).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -24,10 +27,21 @@ from typing import Any, Generic, TypeVar
 
 from . import _decide
 from ._config import SessionConfig
+from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
 from ._cookies import cookie_values
-from ._errors import sid_prefix
+from ._errors import SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
-from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
+from ._merge import data_json, text_hash
+from ._operations import (
+    Decision,
+    StoreDestroy,
+    StoreGet,
+    StoreGetVersioned,
+    StoreLock,
+    StoreOperation,
+    StoreTouch,
+    StoreUnlock,
+)
 from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
@@ -39,28 +53,12 @@ logger = logging.getLogger("coatcheck")
 S = TypeVar("S", bound=Session)
 
 
-class Phase(enum.Enum):
-    """Where the cycle is; each method checks it, so misuse fails loudly (as in h11)."""
-
-    OUT_OF_SCOPE = "out of scope"  # cookie path does not match: no session at all
-    STARTED = "started"  # waiting for begin()
-    LOADING = "loading"  # begin() asked for a StoreGet; waiting for loaded()
-    ACTIVE = "active"  # the app has the session
-    DECIDED = "decided"  # decide() ran; only late saves remain
-
-
-class CycleStateError(RuntimeError):
-    """A cycle method was called in the wrong phase (a bug in the caller)."""
-
-
 def data_hash(data: Mapping[str, Any]) -> str:
     """express's ``hash(sess)``: SHA-1 of the JSON of the data, cookie excluded, order kept."""
-    plain = dict(dict.items(data)) if isinstance(data, dict) else dict(data)  # no access tracking
-    text = to_json(plain)
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return text_hash(data_json(data))
 
 
-class SessionCycle(Generic[S]):
+class SessionCycle(ConditionalWrites, Generic[S]):
     """The session state machine for one request."""
 
     session: S
@@ -70,7 +68,11 @@ class SessionCycle(Generic[S]):
         config: SessionConfig,
         request: RequestReceived,
         session_class: type[S] = Session,  # type: ignore[assignment]
+        *,
+        locking: bool = False,
     ) -> None:
+        """``locking=True`` (what the drivers pass) takes the session's lock in ``"lock"`` mode;
+        a cycle built without a driver (Django's ``SessionStore(key)``) never locks."""
         self.config = config
         self.request = request
         self.now: datetime = request.now
@@ -113,6 +115,7 @@ class SessionCycle(Generic[S]):
         self._decided_hash: str | None = None
         self.destroyed = False
         self.unset = False
+        self._init_conditional_writes(config, locking=locking)
 
     # -- helpers -------------------------------------------------------------------------------
     def _clock(self) -> datetime:
@@ -158,8 +161,12 @@ class SessionCycle(Generic[S]):
         return self._created + timedelta(seconds=lifetime)
 
     # -- loading -------------------------------------------------------------------------------
-    def begin(self) -> StoreGet | None:
-        """Start: a ``StoreGet`` for the cookie's id, or ``None`` (a new session was made)."""
+    def begin(self) -> StoreGet | StoreGetVersioned | StoreLock | None:
+        """Start: the read of the cookie's id, or ``None`` (a new session was made).
+
+        ``StoreGet`` (``"none"``), ``StoreGetVersioned`` (``"merge"``, and ``"lock"`` without a
+        driver) or ``StoreLock`` (``"lock"``; the driver polls until it gets the lock).
+        """
         self._expect(Phase.STARTED)
         self.session = self._session_class(self)
         if self.cookie_id is None:
@@ -170,22 +177,39 @@ class SessionCycle(Generic[S]):
         self._lookup_keys = self.config.ids_at_rest.lookup_keys(self.cookie_id)
         logger.debug("fetching %s", sid_prefix(self._lookup_keys[0]))
         self.phase = Phase.LOADING
-        return StoreGet(self._lookup_keys[0])
+        return self._read(self._lookup_keys[0], first=True)
+
+    def _read(self, key: str, *, first: bool = False) -> StoreGet | StoreGetVersioned | StoreLock:
+        if first and self._locking:  # the lock is always the current key's
+            return StoreLock(key, self.config.lock_ttl)
+        return StoreGetVersioned(key) if self._versioned else StoreGet(key)
 
     def loaded(
-        self, record: Mapping[str, Any] | None, *, expires_at: StoredExpiry = UNREPORTED
+        self,
+        result: Any,
+        *,
+        expires_at: StoredExpiry = UNREPORTED,
+        lock_token: str | None = None,
     ) -> S:
-        """The store's answer to the last ``StoreGet``; returns the session.
+        """The store's answer to the last read; returns the session.
 
-        ``expires_at`` is the record's expiry as the store reports it (``touch_after``). With
-        ``"hmac"`` ids and several secrets a miss may ask for the next key: drivers then run
-        ``next_load_operation()`` until it is ``None``.
+        ``result`` is a record (``get``), or a ``Versioned`` / ``(record, version)`` pair
+        (``get_versioned``; its ``expires_at`` counts when ``expires_at`` is not given), or
+        ``None``. ``expires_at`` is the record's expiry as the store reports it
+        (``touch_after``). ``lock_token``: the lock ``StoreLock`` took, held until the final
+        write (or ``abort()``). With ``"hmac"`` ids and several secrets a miss may ask for the
+        next key: drivers then run ``next_load_operation()`` until it is ``None``.
         """
         self._expect(Phase.LOADING)
         assert self.cookie_id is not None
+        if lock_token is not None:
+            self._lock = (self._lookup_keys[0], lock_token)
+        record, version, reported = unpack(result)
+        if expires_at is UNREPORTED:
+            expires_at = reported
         if record is None and self._lookup_index + 1 < len(self._lookup_keys):
             self._lookup_index += 1  # not under this secret's key: try the next (older) one
-            self._load_operations.append(StoreGet(self._lookup_keys[self._lookup_index]))
+            self._load_operations.append(self._read(self._lookup_keys[self._lookup_index]))
             return self.session
         found_key = self._lookup_keys[self._lookup_index]
         self.phase = Phase.ACTIVE
@@ -200,6 +224,9 @@ class SessionCycle(Generic[S]):
             self._generate()
         else:
             self._stored_expiry = expires_at
+            # A plain record in a versioned mode (a server calling store.get itself): the
+            # version is unknown, so the write re-reads it first.
+            self._version_key, self._version = found_key, version
             if self.config.max_lifetime is not None and self._created is None:
                 # written before max_lifetime was set (or by Node after a regenerate): its
                 # lifetime starts now, and it is saved at the end so the stamp is stored
@@ -234,6 +261,8 @@ class SessionCycle(Generic[S]):
         self._meta = None
         self._created = self.now if self.config.max_lifetime is not None else None
         self._stored_expiry = UNREPORTED
+        self._version_key = self._version = None  # a new id: written only if absent
+        self._snapshot_text, self._snapshot_cookie = "{}", None
 
     def _inflate(self, sid: str, record: Mapping[str, Any]) -> bool:
         """express ``createSession``; False (and a WARNING) if the record is not a session.
@@ -247,7 +276,8 @@ class SessionCycle(Generic[S]):
                 raise ValueError("no 'cookie' object")
             cookie = SessionCookie.from_json(cookie_json, self._clock)
             data = {k: v for k, v in record.items() if k != "cookie" and k != META_KEY}
-            original_hash = data_hash(data)
+            text = to_json(data)
+            original_hash = text_hash(text)
         except (ValueError, TypeError) as exc:
             logger.warning(
                 "stored session %s is invalid (%s); starting fresh", sid_prefix(sid), exc
@@ -262,6 +292,7 @@ class SessionCycle(Generic[S]):
         self._created = None if self.config.max_lifetime is None else created_at(meta)
         self._original_id = sid
         self._original_hash = original_hash
+        self._snapshot_text, self._snapshot_cookie = text, cookie_json  # the merge base
         if not self.config.resave:  # express: a loaded session counts as saved unless resave
             self._saved_id, self._saved_hash = sid, original_hash
         return True
@@ -276,6 +307,7 @@ class SessionCycle(Generic[S]):
         old_id, data = self.session_id, dict(dict.items(self.session))
         logger.debug("regenerating session %s", self.id_prefix)
         already_destroyed, self.destroyed, self.unset = self.destroyed, False, False
+        self.interrupted = False
         # after destroy() the old id is gone already: the store is asked once
         destroys = self._destroys(old_id) if not already_destroyed else []
         original = (self._original_id, self._original_hash)
@@ -298,11 +330,13 @@ class SessionCycle(Generic[S]):
         destroys: list[StoreOperation] = [StoreDestroy(self.store_key(sid))]
         return [*destroys, StoreDestroy(stale)] if stale else destroys
 
-    def _sets(self, record: dict[str, Any]) -> list[StoreOperation]:
-        """Write the session under its (current) key; a record found under an older secret's
-        key is moved: written first, then the old copy destroyed."""
+    def _sets(
+        self, text: str, *, unlock: str | None = None, strict: bool = False
+    ) -> list[StoreOperation]:
+        """Write the session (``text``: its data's JSON) under its (current) key; a record found
+        under an older secret's key is moved: written first, then the old copy destroyed."""
         stale, self._stale_key = self._stale_key, None
-        write: StoreOperation = StoreSet(self.store_key(self.session_id), record)
+        write = self._write(self.store_key(self.session_id), text, unlock=unlock, strict=strict)
         return [write, StoreDestroy(stale)] if stale else [write]
 
     def destroy(self) -> list[StoreOperation]:
@@ -318,13 +352,16 @@ class SessionCycle(Generic[S]):
         """Ask for the stored copy; hand the result to ``reloaded``."""
         self._expect(Phase.ACTIVE)
         self.session.accessed = True
-        return [StoreGet(self._stale_key or self.store_key(self.session_id))]
+        return [self._read(self._stale_key or self.store_key(self.session_id))]
 
-    def reloaded(self, record: Mapping[str, Any] | None) -> None:
+    def reloaded(self, result: Any) -> None:
         """Replace data and cookie with the stored copy (hashes unchanged, as in express)."""
         self._expect(Phase.ACTIVE)
+        record, version, _ = unpack(result)
         if record is None or not self._reinflate(record):
             raise SessionNotFound("failed to load session")
+        self._version_key = self._stale_key or self.store_key(self.session_id)
+        self._version = version
 
     def _reinflate(self, record: Mapping[str, Any]) -> bool:
         original = (self._original_id, self._original_hash, self._saved_id, self._saved_hash)
@@ -334,15 +371,25 @@ class SessionCycle(Generic[S]):
         self._created = self._created or created  # a record not stamped yet keeps our stamp
         return ok
 
-    def save(self) -> list[StoreOperation]:
-        """An explicit save: write now and remember it so the end does not write again."""
+    def save(self, *, strict: bool = False) -> list[StoreOperation]:
+        """An explicit save: write now and remember it so the end does not write again.
+
+        A session deleted elsewhere meanwhile is not written back (the cycle is then
+        ``interrupted``); ``strict=True`` makes that raise ``SessionGone`` (Django's
+        ``UpdateError``).
+        """
         self._expect(Phase.ACTIVE, Phase.DECIDED)
+        if self.interrupted:
+            if strict:
+                raise SessionGone(self.store_key(self.session_id))
+            return []
         if self.destroyed or not isinstance(self.session_id, str):
             return []
-        self._saved_id, self._saved_hash = self.session_id, data_hash(self.session)
+        text = data_json(self.session)
+        self._saved_id, self._saved_hash = self.session_id, text_hash(text)
         self._explicitly_saved_id = self.session_id
         logger.debug("saving %s", self.id_prefix)
-        return self._sets(self.record())
+        return self._sets(text, strict=strict)
 
     def touch(self) -> None:
         """express ``touch``: reset ``max_age``; no store call."""
@@ -387,17 +434,23 @@ class SessionCycle(Generic[S]):
             self.now = js_time(now)
         self.phase = Phase.DECIDED
         name = self.config.name
+        if self.interrupted:  # an explicit save found the session deleted elsewhere
+            return self._decided(self._interrupted(), "clearing Set-Cookie (interrupted)")
         if self.destroyed:
             # DIFFERENCE: express leaves the cookie; we expire it (express #241), and an
             # ``unset="destroy"`` does not destroy a second time.
             clearing = self.cookie.serialize_clearing(name) if self.had_cookie else None
-            return self._decided(Decision(clearing, (), vary_cookie=True), "clearing Set-Cookie")
+            released = self._releasing(())
+            decision = Decision(clearing, released, vary_cookie=True)
+            return self._decided(decision, "clearing Set-Cookie")
         if self.unset:
             if self.config.unset == "destroy" and isinstance(self.session_id, str):
                 logger.debug("unset: destroying %s", self.id_prefix)
-                return self._decided(Decision(None, tuple(self._destroys(self.session_id)), True))
-            return self._decided(Decision(None, (), vary_cookie=True))
-        current_hash = data_hash(self.session)
+                destroys = self._releasing(tuple(self._destroys(self.session_id)))
+                return self._decided(Decision(None, destroys, True))
+            return self._decided(Decision(None, self._releasing(()), vary_cookie=True))
+        current_text = data_json(self.session)
+        current_hash = text_hash(current_text)
         facts = self.facts(current_hash)
         self.touch()  # express touches at header time / end, before saving or serialising
         saving = _decide.should_save(facts)
@@ -416,19 +469,29 @@ class SessionCycle(Generic[S]):
                 cookie_note = "no Set-Cookie (not secured)"
             else:
                 cookie_note = "Set-Cookie"
-                value = sign_session_id(self.session_id, self.config.signer)
-                set_cookie = self.cookie.serialize(name, value)
+                set_cookie = self._set_cookie_value()
         operations: list[StoreOperation] = []
+        key = self.store_key(self.session_id) if isinstance(self.session_id, str) else None
+        lock = self._lock
+        final_unlock = lock[1] if lock is not None and lock[0] == key else None
         if saving:
             logger.debug("saving %s", self.id_prefix)
             self._saved_id, self._saved_hash = self.session_id, current_hash
-            operations.extend(self._sets(self.record()))
-        elif touching:
+            operations.extend(self._sets(current_text, unlock=final_unlock))
+        elif touching and key is not None:
             logger.debug("touching %s", self.id_prefix)
-            operations.append(StoreTouch(self.store_key(self.session_id), self.record()))
+            if final_unlock is not None:  # release and touch in one round trip
+                operations.append(StoreUnlock(key, final_unlock, self.record()))
+            else:
+                operations.append(StoreTouch(key, self.record()))
         self._decided_hash = current_hash
         vary = self.session.accessed or set_cookie is not None
-        return self._decided(Decision(set_cookie, tuple(operations), vary), cookie_note)
+        released = self._releasing(tuple(operations))
+        return self._decided(Decision(set_cookie, released, vary), cookie_note)
+
+    def _set_cookie_value(self) -> str:
+        value = sign_session_id(self.session_id, self.config.signer)
+        return self.cookie.serialize(self.config.name, value)
 
     def _touch_due(self) -> bool:
         """``touch_after``: does the stored expiry lag the one this touch gives by more?"""
@@ -443,22 +506,28 @@ class SessionCycle(Generic[S]):
 
     def _decided(self, decision: Decision, cookie_note: str = "no Set-Cookie") -> Decision:
         """Log the decision (id prefix only, as everywhere) and hand it back."""
-        calls = [type(op).__name__.removeprefix("Store").lower() for op in decision.operations]
-        logger.debug(
-            "decided %s: %s, %s", self.id_prefix, cookie_note, ", ".join(calls) or "no store call"
-        )
+        self._decision = decision
+        if logger.isEnabledFor(logging.DEBUG):
+            calls = [type(op).__name__.removeprefix("Store").lower() for op in decision.operations]
+            logger.debug(
+                "decided %s: %s, %s",
+                self.id_prefix,
+                cookie_note,
+                ", ".join(calls) or "no store call",
+            )
         return decision
 
     def late_operations(self) -> list[StoreOperation]:
         """After the headers went out: save again if a streaming handler changed the data."""
         self._expect(Phase.DECIDED)
-        if self.destroyed or self.unset or not isinstance(self.session_id, str):
+        if self.destroyed or self.unset or self.interrupted or not isinstance(self.session_id, str):
             return []
-        current_hash = data_hash(self.session)
+        current_text = data_json(self.session)
+        current_hash = text_hash(current_text)
         already_saved = _decide.is_saved(self.facts(current_hash))  # e.g. a late explicit save()
         if current_hash == self._decided_hash or already_saved:
             return []
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
         self._decided_hash = self._saved_hash = current_hash
         self._saved_id = self.session_id
-        return self._sets(self.record())
+        return self._sets(current_text)

@@ -1,147 +1,154 @@
-"""The only module of the core that calls a store: it runs the cycle's operations.
+"""The drivers: one request's session loaded from, and finished against, a real store.
 
 Two drivers with one shape: ``SyncDriver`` for sync stores (Flask, Django, WSGI, http.server) and
 ``AsyncDriver`` for async code (ASGI), which runs a sync store in a worker thread unless it
-declares ``never_blocks``. Every store failure comes out as ``StoreError`` naming the operation;
-``FileNotFoundError`` from ``get`` means "not found" (express's ENOENT rule).
+declares ``never_blocks``. ``SyncSession``/``AsyncSession`` are the sessions whose express
+methods (``regenerate()``, ``save()`` ...) run their store effects the same way. The store calls
+themselves live in ``_run``.
 
     driver = SyncDriver(config)
     cycle = driver.begin(RequestReceived(now=now, cookie_header=header, path=path))
     if cycle is not None:               # None: outside the cookie path, no session
-        handle(cycle.session)           # a SyncSession: a dict with regenerate(), save() ...
+        try:
+            handle(cycle.session)       # a SyncSession: a dict with regenerate(), save() ...
+        except BaseException:
+            driver.abort(cycle)         # releases the session's lock ("lock" mode)
+            raise
         decision = driver.end(cycle)    # store writes done; send decision.set_cookie
+
+``begin`` raises ``SessionLockTimeout`` in ``"lock"`` mode when the session stayed locked for
+``lock_timeout``; ``end`` raises ``SessionConflict`` when every merge attempt met a newer
+version. Both are ``SessionBusy``: adapters answer 503.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, overload
 
 from ._config import SessionConfig, require_sync_store
 from ._cycle import SessionCycle
-from ._errors import CoatcheckError, StoreError
-from ._lifetime import UNREPORTED, StoredExpiry
-from ._operations import Decision, StoreDestroy, StoreGet, StoreOperation, StoreSet, StoreTouch
+from ._operations import Decision
 from ._request import RequestReceived
-from ._session import AsyncSession, Session, SyncSession
-from .stores._protocol import Record
+from ._run import (
+    load_async,
+    load_sync,
+    release_async,
+    release_sync,
+    run_async,
+    run_sync,
+    settle_async,
+    settle_sync,
+)
+from ._session import Session
+from ._users import SessionInfo, revoke, revoke_async, sessions_of, sessions_of_async
 
 S = TypeVar("S", bound=Session)
 
 
-def _operation_name(op: StoreOperation) -> str:
-    return {StoreGet: "get", StoreSet: "set", StoreTouch: "touch", StoreDestroy: "destroy"}[
-        type(op)
-    ]
+class SyncSession(Session):
+    """A session whose express methods are plain calls (Flask, Django, WSGI)."""
+
+    def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
+        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
+        settle_sync(self._cycle, self._cycle.regenerate(keep_data=keep_data, renew=renew))
+
+    def destroy(self) -> None:
+        """Delete the session from the store now; the browser is told to forget the cookie."""
+        settle_sync(self._cycle, self._cycle.destroy())
+
+    def reload(self) -> None:
+        """Replace the data with what the store holds now (``SessionNotFound`` if gone)."""
+        (record,) = run_sync(self._cycle.config.store, self._cycle.reload())
+        self._cycle.reloaded(record)
+
+    def save(self, *, strict: bool = False) -> None:
+        """Write the session to the store now (done automatically at the end when needed).
+
+        A session deleted elsewhere meanwhile is not written back; ``strict=True`` raises
+        ``SessionGone`` then.
+        """
+        settle_sync(self._cycle, self._cycle.save(strict=strict))
+
+    def touch(self) -> None:
+        """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
+        self._cycle.touch()
+
+    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
+    def sessions(self) -> list[SessionInfo]:
+        """This user's live sessions, this one marked ``current`` ([] without a user)."""
+        user = self.user_id
+        return [] if user is None else sessions_of(self._cycle.config, user, current=self.id)
+
+    def revoke_others(self) -> int:
+        """ "Log out my other devices": destroy every other session of this user."""
+        user = self.user_id
+        return 0 if user is None else revoke(self._cycle.config, user, keep=self.id)
+
+    def revoke_all(self) -> int:
+        """ "Log out everywhere" (after a password change): every session of this user, this
+        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
+        user = self.user_id
+        if user is None:
+            return 0
+        count = self.revoke_others()
+        self.destroy()
+        return count + 1
 
 
-def _failure(op: StoreOperation, exc: BaseException) -> CoatcheckError:
-    return exc if isinstance(exc, CoatcheckError) else StoreError(_operation_name(op), op.sid, exc)
+class AsyncSession(Session):
+    """A session whose express methods are coroutines (ASGI)."""
 
+    async def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
+        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
+        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
+        operations = self._cycle.regenerate(keep_data=keep_data, renew=renew)
+        await settle_async(self._cycle, operations)
 
-def run_sync(store: Any, operations: Iterable[StoreOperation]) -> list[Record | None]:
-    """Run operations in order against a sync store; ``get`` results are returned in order."""
-    results: list[Record | None] = []
-    for op in operations:
-        try:
-            match op:
-                case StoreGet(sid):
-                    try:
-                        results.append(store.get(sid))
-                    except FileNotFoundError:
-                        results.append(None)
-                case StoreSet(sid, record):
-                    store.set(sid, record)
-                case StoreTouch(sid, record):
-                    store.touch(sid, record)
-                case StoreDestroy(sid):
-                    store.destroy(sid)
-        except Exception as exc:
-            raise _failure(op, exc) from exc
-    return results
+    async def destroy(self) -> None:
+        """Delete the session from the store now; the browser is told to forget the cookie."""
+        await settle_async(self._cycle, self._cycle.destroy())
 
+    async def reload(self) -> None:
+        """Replace the data with what the store holds now (``SessionNotFound`` if gone)."""
+        (record,) = await run_async(self._cycle.config.async_store, self._cycle.reload())
+        self._cycle.reloaded(record)
 
-async def run_async(store: Any, operations: Iterable[StoreOperation]) -> list[Record | None]:
-    """``run_sync`` for an async store (see ``SessionConfig.async_store``)."""
-    results: list[Record | None] = []
-    for op in operations:
-        try:
-            match op:
-                case StoreGet(sid):
-                    try:
-                        results.append(await store.get(sid))
-                    except FileNotFoundError:
-                        results.append(None)
-                case StoreSet(sid, record):
-                    await store.set(sid, record)
-                case StoreTouch(sid, record):
-                    await store.touch(sid, record)
-                case StoreDestroy(sid):
-                    await store.destroy(sid)
-        except Exception as exc:
-            raise _failure(op, exc) from exc
-    return results
+    async def save(self, *, strict: bool = False) -> None:
+        """Write the session to the store now (done automatically at the end when needed).
 
+        A session deleted elsewhere meanwhile is not written back; ``strict=True`` raises
+        ``SessionGone`` then.
+        """
+        await settle_async(self._cycle, self._cycle.save(strict=strict))
 
-def _with_expiry(method: str, result: Any) -> tuple[Record | None, StoredExpiry]:
-    """A load's answer as (record, the expiry the store reported, if it did)."""
-    if method == "get" or result is None:
-        return result, UNREPORTED
-    if method == "get_with_expiry":
-        record, expires_at = result
-        return record, expires_at
-    # get_versioned: a Versioned, or a third-party store's plain (record, version) pair
-    return result[0], result[2] if len(result) > 2 else UNREPORTED
+    async def touch(self) -> None:
+        """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
+        self._cycle.touch()
 
+    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
+    async def sessions(self) -> list[SessionInfo]:
+        """This user's live sessions, this one marked ``current`` ([] without a user)."""
+        user = self.user_id
+        if user is None:
+            return []
+        return await sessions_of_async(self._cycle.config, user, current=self.id)
 
-def read_sync(store: Any, op: StoreGet, method: str = "get") -> tuple[Record | None, StoredExpiry]:
-    """``op`` with the store's ``method`` (see ``SessionConfig.expiry_read``): one round trip."""
-    try:
-        return _with_expiry(method, getattr(store, method)(op.sid))
-    except FileNotFoundError:
-        return None, UNREPORTED
-    except Exception as exc:
-        raise _failure(op, exc) from exc
+    async def revoke_others(self) -> int:
+        """ "Log out my other devices": destroy every other session of this user."""
+        user = self.user_id
+        return 0 if user is None else await revoke_async(self._cycle.config, user, keep=self.id)
 
-
-async def read_async(
-    store: Any, op: StoreGet, method: str = "get"
-) -> tuple[Record | None, StoredExpiry]:
-    """``read_sync`` for an async store."""
-    try:
-        return _with_expiry(method, await getattr(store, method)(op.sid))
-    except FileNotFoundError:
-        return None, UNREPORTED
-    except Exception as exc:
-        raise _failure(op, exc) from exc
-
-
-def load_sync(cycle: SessionCycle[Any], op: StoreGet) -> None:
-    """Run ``begin()``'s ``StoreGet`` and whatever loading then asks for (the next secret's
-    key with ``"hmac"`` ids, an expired record's destroy), feeding answers to the cycle."""
-    store, method = cycle.config.store, cycle.config.expiry_read
-    pending: StoreOperation | None = op
-    while pending is not None:
-        if isinstance(pending, StoreGet):
-            record, expires_at = read_sync(store, pending, method)
-            cycle.loaded(record, expires_at=expires_at)
-        else:
-            run_sync(store, [pending])
-        pending = cycle.next_load_operation()
-
-
-async def load_async(cycle: SessionCycle[Any], op: StoreGet) -> None:
-    """``load_sync`` against ``config.async_store``."""
-    store, method = cycle.config.async_store, cycle.config.expiry_read
-    pending: StoreOperation | None = op
-    while pending is not None:
-        if isinstance(pending, StoreGet):
-            record, expires_at = await read_async(store, pending, method)
-            cycle.loaded(record, expires_at=expires_at)
-        else:
-            await run_async(store, [pending])
-        pending = cycle.next_load_operation()
+    async def revoke_all(self) -> int:
+        """ "Log out everywhere" (after a password change): every session of this user, this
+        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
+        user = self.user_id
+        if user is None:
+            return 0
+        count = await self.revoke_others()
+        await self.destroy()
+        return count + 1
 
 
 class SyncDriver(Generic[S]):
@@ -161,8 +168,12 @@ class SyncDriver(Generic[S]):
         self.session_class: type[S] = session_class
 
     def begin(self, request: RequestReceived) -> SessionCycle[S] | None:
-        """Load (or create) the session; ``None`` outside the cookie path."""
-        cycle = SessionCycle(self.config, request, self.session_class)
+        """Load (or create) the session; ``None`` outside the cookie path.
+
+        In ``"lock"`` mode a request with a valid cookie takes the session's lock here
+        (``SessionLockTimeout`` after ``lock_timeout``); ``end`` or ``abort`` releases it.
+        """
+        cycle = SessionCycle(self.config, request, self.session_class, locking=True)
         if not cycle.in_scope:
             return None
         op = cycle.begin()
@@ -172,13 +183,23 @@ class SyncDriver(Generic[S]):
 
     def end(self, cycle: SessionCycle[S], now: datetime | None = None) -> Decision:
         """Decide, and finish the store operations before the response is sent."""
-        decision = cycle.decide(now)
-        run_sync(self.config.store, decision.operations)
-        return decision
+        try:
+            settle_sync(cycle, cycle.decide(now).operations)
+        except BaseException:
+            release_sync(cycle)
+            raise
+        return cycle.decision
 
     def end_late(self, cycle: SessionCycle[S]) -> None:
         """After a streamed body: save changes made after the headers went out."""
-        run_sync(self.config.store, cycle.late_operations())
+        settle_sync(cycle, cycle.late_operations())
+
+    def abort(self, cycle: SessionCycle[S]) -> None:
+        """The app failed: write nothing, release the session's lock if this request holds it.
+
+        Harmless after ``end`` (or twice), so adapters can call it from any error path.
+        """
+        release_sync(cycle)
 
 
 class AsyncDriver(Generic[S]):
@@ -193,8 +214,8 @@ class AsyncDriver(Generic[S]):
         self.session_class: type[S] = session_class
 
     async def begin(self, request: RequestReceived) -> SessionCycle[S] | None:
-        """Load (or create) the session; ``None`` outside the cookie path."""
-        cycle = SessionCycle(self.config, request, self.session_class)
+        """Load (or create) the session; ``None`` outside the cookie path (see ``SyncDriver``)."""
+        cycle = SessionCycle(self.config, request, self.session_class, locking=True)
         if not cycle.in_scope:
             return None
         op = cycle.begin()
@@ -204,10 +225,17 @@ class AsyncDriver(Generic[S]):
 
     async def end(self, cycle: SessionCycle[S], now: datetime | None = None) -> Decision:
         """Decide, and finish the store operations before the response is sent."""
-        decision = cycle.decide(now)
-        await run_async(self.config.async_store, decision.operations)
-        return decision
+        try:
+            await settle_async(cycle, cycle.decide(now).operations)
+        except BaseException:
+            await release_async(cycle)
+            raise
+        return cycle.decision
 
     async def end_late(self, cycle: SessionCycle[S]) -> None:
         """After a streamed body: save changes made after the headers went out."""
-        await run_async(self.config.async_store, cycle.late_operations())
+        await settle_async(cycle, cycle.late_operations())
+
+    async def abort(self, cycle: SessionCycle[S]) -> None:
+        """The app failed: write nothing, release the session's lock if this request holds it."""
+        await release_async(cycle)

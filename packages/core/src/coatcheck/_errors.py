@@ -50,3 +50,39 @@ class InvalidRecordError(CoatcheckError, TypeError):
 def sid_prefix(sid: str) -> str:
     """The loggable part of a session id: enough to correlate, too short to hijack."""
     return sid[:6] + "…" if len(sid) > 6 else sid
+
+
+class SessionGone(CoatcheckError, LookupError):
+    """The loaded session was deleted elsewhere (a logout, a revoke) before this write.
+
+    Nothing was written: a logout is never undone. Raised by an explicit ``save(strict=True)``
+    (Django's ``UpdateError``); the end of a request reports it as ``Decision.interrupted``.
+    """
+
+    def __init__(self, sid: str) -> None:
+        self.sid_prefix = sid_prefix(sid)
+        super().__init__(f"session {self.sid_prefix} was deleted elsewhere; not saved")
+
+
+class SessionBusy(CoatcheckError):
+    """This request could not get its turn with the session; each adapter answers 503."""
+
+
+class SessionLockTimeout(SessionBusy, TimeoutError):
+    """``concurrency="lock"``: the session's lock was not free within ``lock_timeout``."""
+
+    def __init__(self, sid: str, timeout: float) -> None:
+        self.sid_prefix = sid_prefix(sid)
+        self.timeout = timeout
+        super().__init__(f"session {self.sid_prefix} stayed locked for {timeout:g} s")
+
+
+class SessionConflict(SessionBusy):
+    """``concurrency="merge"``: every retry of the write met a newer version (bounded)."""
+
+    def __init__(self, sid: str, attempts: int) -> None:
+        self.sid_prefix = sid_prefix(sid)
+        self.attempts = attempts
+        super().__init__(
+            f"session {self.sid_prefix} changed under each of {attempts} write attempts"
+        )

@@ -1,5 +1,11 @@
-"""What the core asks for: store operations named after express's store methods, and the
-end-of-request ``Decision``. Plain frozen data; the drivers carry them out."""
+"""What the core asks for: store operations named after the store's methods, and the
+end-of-request ``Decision``. Plain frozen data; the drivers carry them out.
+
+``StoreGet`` ... ``StoreDestroy`` are express's store calls. The others are the optional
+concurrency capabilities (DESIGN "Concurrency"), used in ``"merge"`` and ``"lock"`` modes: the
+driver hands their results back to the cycle (``SessionCycle.outcome``), which may answer with
+more operations (reload and re-apply after a conflict, a fresh id after a collision).
+"""
 
 from __future__ import annotations
 
@@ -37,14 +43,65 @@ class StoreDestroy:
     sid: str
 
 
-StoreOperation = StoreGet | StoreSet | StoreTouch | StoreDestroy
+@dataclass(frozen=True)
+class StoreGetVersioned:
+    """``store.get_versioned(sid)``: the record with its version (``Versioned | None``)."""
+
+    sid: str
+
+
+@dataclass(frozen=True)
+class StoreLock:
+    """Take the session's lock and read it: ``store.get_locked(sid, ttl)``, or ``lock`` then
+    ``get_versioned``. The result is ``(token | None, Versioned | None)``; no token: held."""
+
+    sid: str
+    ttl: float
+
+
+@dataclass(frozen=True)
+class StoreSetIf:
+    """``store.set_if(sid, record, version, unlock=...)``: write only if the stored version is
+    still ``version`` (``None``: only if absent); the result (did it write) goes to the cycle."""
+
+    sid: str
+    record: dict[str, Any]
+    version: str | None
+    unlock: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreUnlock:
+    """``store.unlock(sid, token, touch=...)``: release the lock, refreshing the expiry with
+    ``touch`` (a record) in the same round trip when given."""
+
+    sid: str
+    token: str
+    touch: dict[str, Any] | None = None
+
+
+StoreOperation = (
+    StoreGet
+    | StoreSet
+    | StoreTouch
+    | StoreDestroy
+    | StoreGetVersioned
+    | StoreLock
+    | StoreSetIf
+    | StoreUnlock
+)
 
 
 @dataclass(frozen=True)
 class Decision:
     """The end of a request: the exact ``Set-Cookie`` value (or none), the store operations to
-    finish *before* the response goes out, and whether to add ``Vary: Cookie``."""
+    finish *before* the response goes out, and whether to add ``Vary: Cookie``.
+
+    ``interrupted``: the session was deleted elsewhere while this request ran, so nothing was
+    written and ``set_cookie`` expires the cookie (Django answers ``SessionInterrupted``).
+    """
 
     set_cookie: str | None
     operations: tuple[StoreOperation, ...]
     vary_cookie: bool
+    interrupted: bool = False

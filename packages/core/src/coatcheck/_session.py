@@ -2,8 +2,8 @@
 
 Reads and writes are tracked (``accessed``) so the response can carry ``Vary: Cookie``; whether
 the data *changed* is decided by hashing its JSON, as express does, so nested mutations count.
-``SyncSession`` and ``AsyncSession`` add express's methods as plain calls or coroutines; their
-store effects run through the drivers.
+``SyncSession`` and ``AsyncSession`` (in ``_drivers``, next to what runs their store effects) add
+express's methods as plain calls or coroutines.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
     from ._cycle import SessionCycle
     from ._session_cookie import SessionCookie
-    from ._users import SessionInfo
 
 #: Record keys that are not session data: express's cookie, and coatcheck's own object.
 _RESERVED = frozenset({"cookie", "_coatcheck"})
@@ -161,124 +160,3 @@ class Session(dict[str, Any]):
 
         key = self._cycle.config.user_key
         return None if key is None else user_id(dict.get(self, key))
-
-
-class SyncSession(Session):
-    """A session whose express methods are plain calls (Flask, Django, WSGI)."""
-
-    def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
-        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
-        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
-        from ._drivers import run_sync
-
-        run_sync(self._cycle.config.store, self._cycle.regenerate(keep_data=keep_data, renew=renew))
-
-    def destroy(self) -> None:
-        """Delete the session from the store now; the browser is told to forget the cookie."""
-        from ._drivers import run_sync
-
-        run_sync(self._cycle.config.store, self._cycle.destroy())
-
-    def reload(self) -> None:
-        """Replace the data with what the store holds now (``SessionNotFound`` if gone)."""
-        from ._drivers import run_sync
-
-        (record,) = run_sync(self._cycle.config.store, self._cycle.reload())
-        self._cycle.reloaded(record)
-
-    def save(self) -> None:
-        """Write the session to the store now (done automatically at the end when needed)."""
-        from ._drivers import run_sync
-
-        run_sync(self._cycle.config.store, self._cycle.save())
-
-    def touch(self) -> None:
-        """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
-        self._cycle.touch()
-
-    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
-    def sessions(self) -> list[SessionInfo]:
-        """This user's live sessions, this one marked ``current`` ([] without a user)."""
-        from ._users import sessions_of
-
-        user = self.user_id
-        return [] if user is None else sessions_of(self._cycle.config, user, current=self.id)
-
-    def revoke_others(self) -> int:
-        """ "Log out my other devices": destroy every other session of this user."""
-        from ._users import revoke
-
-        user = self.user_id
-        return 0 if user is None else revoke(self._cycle.config, user, keep=self.id)
-
-    def revoke_all(self) -> int:
-        """ "Log out everywhere" (after a password change): every session of this user, this
-        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
-        user = self.user_id
-        if user is None:
-            return 0
-        count = self.revoke_others()
-        self.destroy()
-        return count + 1
-
-
-class AsyncSession(Session):
-    """A session whose express methods are coroutines (ASGI)."""
-
-    async def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
-        """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
-        (and keeps the creation time for ``max_lifetime``, unless ``renew``)."""
-        from ._drivers import run_async
-
-        operations = self._cycle.regenerate(keep_data=keep_data, renew=renew)
-        await run_async(self._cycle.config.async_store, operations)
-
-    async def destroy(self) -> None:
-        """Delete the session from the store now; the browser is told to forget the cookie."""
-        from ._drivers import run_async
-
-        await run_async(self._cycle.config.async_store, self._cycle.destroy())
-
-    async def reload(self) -> None:
-        """Replace the data with what the store holds now (``SessionNotFound`` if gone)."""
-        from ._drivers import run_async
-
-        (record,) = await run_async(self._cycle.config.async_store, self._cycle.reload())
-        self._cycle.reloaded(record)
-
-    async def save(self) -> None:
-        """Write the session to the store now (done automatically at the end when needed)."""
-        from ._drivers import run_async
-
-        await run_async(self._cycle.config.async_store, self._cycle.save())
-
-    async def touch(self) -> None:
-        """Reset ``cookie.max_age`` to its original value (no store call, as in express)."""
-        self._cycle.touch()
-
-    # -- sessions of this session's user (DESIGN "Sessions of a user") -------------------------
-    async def sessions(self) -> list[SessionInfo]:
-        """This user's live sessions, this one marked ``current`` ([] without a user)."""
-        from ._users import sessions_of_async
-
-        user = self.user_id
-        if user is None:
-            return []
-        return await sessions_of_async(self._cycle.config, user, current=self.id)
-
-    async def revoke_others(self) -> int:
-        """ "Log out my other devices": destroy every other session of this user."""
-        from ._users import revoke_async
-
-        user = self.user_id
-        return 0 if user is None else await revoke_async(self._cycle.config, user, keep=self.id)
-
-    async def revoke_all(self) -> int:
-        """ "Log out everywhere" (after a password change): every session of this user, this
-        one included (destroyed as ``destroy()`` does, so the browser forgets the cookie)."""
-        user = self.user_id
-        if user is None:
-            return 0
-        count = await self.revoke_others()
-        await self.destroy()
-        return count + 1

@@ -19,7 +19,6 @@ from coatcheck import (
     Session,
     SessionConfig,
     SessionCycle,
-    StoreGet,
     StoreOperation,
     load_async,
     load_sync,
@@ -48,7 +47,7 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
         ``detached=True`` is an empty session that is never saved (outside the cookie path,
         where contrib.auth still needs ``request.session`` to exist)."""
         self._cycle: Cycle | None = cycle
-        self._pending: StoreGet | None = None
+        self._pending: StoreOperation | None = None  # the load (a StoreGet or versioned)
         self._orphan: dict[str, Any] = {}  # a detached session's data
         if cycle is None and not detached:
             config = load_config()
