@@ -8,7 +8,7 @@ Two (or more) cycles of the same session are interleaved explicitly: ``a = d.beg
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -40,9 +40,20 @@ from .cycle import (
     make_id,
     record,
 )
-from .versioned import VersionedStore
+from .versioned import LoggedMemoryStore, VersionedStore
 
 CLEARING = "Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+Store = VersionedStore | LoggedMemoryStore
+StoreFactory = Callable[..., Store]
+
+
+@pytest.fixture(params=[VersionedStore, LoggedMemoryStore], ids=["test-store", "MemoryStore"])
+def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+    """Each test runs on the small versioned test store and on the shipped MemoryStore."""
+    factory: StoreFactory = request.param
+    return factory
+
+
 Driver = SyncDriver[SyncSession]
 Cycle = SessionCycle[SyncSession]
 
@@ -60,7 +71,7 @@ def req(cookie: str | None) -> RequestReceived:
     return RequestReceived(now=NOW, cookie_header=cookie, path="/")
 
 
-def stored_session(store: VersionedStore, **data: Any) -> str:
+def stored_session(store: Store, **data: Any) -> str:
     """A session saved by an earlier request; returns the browser's Cookie header."""
     store.put(STORED_ID, record(60, **data))
     return cookie_header(STORED_ID)
@@ -72,7 +83,7 @@ def begin(driver: Driver, cookie: str | None) -> Cycle:
     return cycle
 
 
-def data_of(store: VersionedStore, sid: str = STORED_ID) -> dict[str, Any] | None:
+def data_of(store: Store, sid: str = STORED_ID) -> dict[str, Any] | None:
     stored = store.stored(sid)
     return None if stored is None else {k: v for k, v in stored.items() if k != "cookie"}
 
@@ -80,10 +91,10 @@ def data_of(store: VersionedStore, sid: str = STORED_ID) -> dict[str, Any] | Non
 # -- no resurrection ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["merge", "lock"])
 def test_a_logout_is_never_undone_by_a_request_that_loaded_before_it(
-    mode: str, caplog: pytest.LogCaptureFixture
+    mode: str, caplog: pytest.LogCaptureFixture, make_store: StoreFactory
 ) -> None:
     caplog.set_level(logging.INFO, logger="coatcheck")
-    store = VersionedStore()
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, mode))
     c = stored_session(store, user="bob")
     a = begin(d, c)
@@ -108,8 +119,8 @@ def test_a_logout_is_never_undone_by_a_request_that_loaded_before_it(
     assert STORED_ID not in info.getMessage()
 
 
-def test_the_issue_repro_with_none_is_express_exactly() -> None:
-    store = VersionedStore()
+def test_the_issue_repro_with_none_is_express_exactly(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "none"))
     c = stored_session(store, user="bob")
     a, b = begin(d, c), begin(d, c)
@@ -122,8 +133,8 @@ def test_the_issue_repro_with_none_is_express_exactly() -> None:
     assert store.methods() == ["get", "get", "destroy", "set"]
 
 
-def test_a_touch_of_a_destroyed_session_does_not_recreate_it() -> None:
-    store = VersionedStore()
+def test_a_touch_of_a_destroyed_session_does_not_recreate_it(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, user="bob")
     a, b = begin(d, c), begin(d, c)
@@ -135,8 +146,8 @@ def test_a_touch_of_a_destroyed_session_does_not_recreate_it() -> None:
     assert store.methods()[-1] == "touch"
 
 
-def test_explicit_save_of_a_destroyed_session_writes_nothing() -> None:
-    store = VersionedStore()
+def test_explicit_save_of_a_destroyed_session_writes_nothing(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, user="bob")
     a, b = begin(d, c), begin(d, c)
@@ -156,12 +167,12 @@ def test_explicit_save_of_a_destroyed_session_writes_nothing() -> None:
     assert store.stored(STORED_ID) is None
 
 
-def test_strict_save_raises_session_gone_the_first_time() -> None:
-    store = VersionedStore()
+def test_strict_save_raises_session_gone_the_first_time(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, user="bob")
     a = begin(d, c)
-    store.texts.clear()  # deleted by another process
+    store.forget(STORED_ID)  # deleted by another process
     a.session["x"] = 1
     with pytest.raises(SessionGone):
         a.session.save(strict=True)
@@ -169,8 +180,8 @@ def test_strict_save_raises_session_gone_the_first_time() -> None:
     assert d.end(a).interrupted
 
 
-def test_a_new_session_is_written_only_if_its_id_is_absent() -> None:
-    store = VersionedStore()
+def test_a_new_session_is_written_only_if_its_id_is_absent(make_store: StoreFactory) -> None:
+    store = make_store()
     config = config_for(store)
     d: Driver = SyncDriver(config)
     taken = make_id(1)
@@ -187,8 +198,8 @@ def test_a_new_session_is_written_only_if_its_id_is_absent() -> None:
     assert store.methods() == ["set_if", "set_if"]
 
 
-def test_a_second_collision_is_a_store_error() -> None:
-    store = VersionedStore()
+def test_a_second_collision_is_a_store_error(make_store: StoreFactory) -> None:
+    store = make_store()
     config = config_for(store, genid=lambda request: "always-the-same-id-abcdefghijklmn")
     store.put("always-the-same-id-abcdefghijklmn", record(60, owner="someone else"))
     d: Driver = SyncDriver(config)
@@ -200,8 +211,8 @@ def test_a_second_collision_is_a_store_error() -> None:
 
 
 # -- merge -------------------------------------------------------------------------------------
-def test_merge_costs_no_extra_round_trip_without_a_conflict() -> None:
-    store = VersionedStore()
+def test_merge_costs_no_extra_round_trip_without_a_conflict(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, n=1)
     a = begin(d, c)
@@ -216,8 +227,8 @@ def test_merge_costs_no_extra_round_trip_without_a_conflict() -> None:
     assert store.methods()[2:] == ["get_versioned", "touch"]
 
 
-def test_merge_keeps_changes_to_different_keys() -> None:
-    store = VersionedStore()
+def test_merge_keeps_changes_to_different_keys(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, shared="old")
     a, b = begin(d, c), begin(d, c)
@@ -237,8 +248,8 @@ def test_merge_keeps_changes_to_different_keys() -> None:
     assert dict(b.session) == {"shared": "old", "x": 1, "y": 2}  # b sees the merged data
 
 
-def test_merge_same_key_the_later_write_wins() -> None:
-    store = VersionedStore()
+def test_merge_same_key_the_later_write_wins(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, cart=["apple"])
     a, b = begin(d, c), begin(d, c)
@@ -249,8 +260,8 @@ def test_merge_same_key_the_later_write_wins() -> None:
     assert data_of(store) == {"cart": ["plum"]}
 
 
-def test_merge_deleted_keys_stay_deleted_and_others_survive() -> None:
-    store = VersionedStore()
+def test_merge_deleted_keys_stay_deleted_and_others_survive(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, flash="hello", keep=1, theirs=0)
     a, b = begin(d, c), begin(d, c)
@@ -261,8 +272,8 @@ def test_merge_deleted_keys_stay_deleted_and_others_survive() -> None:
     assert data_of(store) == {"keep": 1, "theirs": 5}
 
 
-def test_merge_a_key_deleted_elsewhere_but_changed_here_is_kept() -> None:
-    store = VersionedStore()
+def test_merge_a_key_deleted_elsewhere_but_changed_here_is_kept(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, k=1)
     a, b = begin(d, c), begin(d, c)
@@ -273,8 +284,8 @@ def test_merge_a_key_deleted_elsewhere_but_changed_here_is_kept() -> None:
     assert data_of(store) == {"k": 2}
 
 
-def test_merge_compares_values_as_json() -> None:
-    store = VersionedStore()
+def test_merge_compares_values_as_json(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store, flag=1, pair=[1, 2])
     a, b = begin(d, c), begin(d, c)
@@ -309,8 +320,10 @@ def test_merge_retries_are_bounded() -> None:
     assert store.methods().count("set_if") == 4  # the first attempt and 3 retries
 
 
-def test_merge_takes_their_cookie_settings_when_only_they_changed_them() -> None:
-    store = VersionedStore()
+def test_merge_takes_their_cookie_settings_when_only_they_changed_them(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store)
     a, b = begin(d, c), begin(d, c)
@@ -326,8 +339,8 @@ def test_merge_takes_their_cookie_settings_when_only_they_changed_them() -> None
     assert a.session.cookie.original_max_age == 3600
 
 
-def test_merge_keeps_my_cookie_settings_when_i_changed_them() -> None:
-    store = VersionedStore()
+def test_merge_keeps_my_cookie_settings_when_i_changed_them(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store)
     a, b = begin(d, c), begin(d, c)
@@ -342,8 +355,8 @@ def test_merge_keeps_my_cookie_settings_when_i_changed_them() -> None:
     assert data_of(store) == {"y": 2, "x": 1}
 
 
-def test_a_late_save_rereads_the_version_it_does_not_know() -> None:
-    store = VersionedStore()
+def test_a_late_save_rereads_the_version_it_does_not_know(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store))
     c = stored_session(store)
     a = begin(d, c)
@@ -375,8 +388,8 @@ def test_merge_on_a_store_without_versions_warns_once_and_writes_plainly(
 
 
 # -- lock --------------------------------------------------------------------------------------
-def test_lock_serialises_requests_of_one_session() -> None:
-    store = VersionedStore()
+def test_lock_serialises_requests_of_one_session(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock", lock_timeout=0.02))
     c = stored_session(store, n=0)
     a = begin(d, c)
@@ -393,8 +406,8 @@ def test_lock_serialises_requests_of_one_session() -> None:
     assert store.locks == {}
 
 
-def test_lock_costs_no_extra_round_trip() -> None:
-    store = VersionedStore()
+def test_lock_costs_no_extra_round_trip(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock"))
     c = stored_session(store, n=0)
     a = begin(d, c)
@@ -408,8 +421,8 @@ def test_lock_costs_no_extra_round_trip() -> None:
     assert store.locks == {}
 
 
-def test_lock_without_get_locked_uses_lock_then_get_versioned() -> None:
-    store = VersionedStore(get_locked=False)
+def test_lock_without_get_locked_uses_lock_then_get_versioned(make_store: StoreFactory) -> None:
+    store = make_store(get_locked=False)
     d: Driver = SyncDriver(config_for(store, "lock"))
     c = stored_session(store, n=0)
     a = begin(d, c)
@@ -420,8 +433,8 @@ def test_lock_without_get_locked_uses_lock_then_get_versioned() -> None:
     assert store.locks == {}
 
 
-def test_lock_is_released_when_the_app_fails() -> None:
-    store = VersionedStore()
+def test_lock_is_released_when_the_app_fails(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock", lock_timeout=0.02))
     c = stored_session(store, n=0)
     a = begin(d, c)
@@ -450,8 +463,8 @@ def test_lock_is_released_when_the_final_write_fails() -> None:
     assert store.locks == {}
 
 
-def test_a_lock_expires_after_its_ttl() -> None:
-    store = VersionedStore()
+def test_a_lock_expires_after_its_ttl(make_store: StoreFactory) -> None:
+    store = make_store()
     config = config_for(store, "lock", lock_timeout=0.02, lock_ttl=5)
     assert config.lock_ttl == 5
     d: Driver = SyncDriver(config)
@@ -464,8 +477,8 @@ def test_a_lock_expires_after_its_ttl() -> None:
     assert data_of(store) == {"n": 1}
 
 
-def test_requests_without_a_valid_cookie_take_no_lock() -> None:
-    store = VersionedStore()
+def test_requests_without_a_valid_cookie_take_no_lock(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock"))
     a = begin(d, "connect.sid=s%3Aforged.signature")
     a.session["x"] = 1
@@ -473,8 +486,8 @@ def test_requests_without_a_valid_cookie_take_no_lock() -> None:
     assert store.methods() == ["set_if"]
 
 
-def test_a_stale_cookie_releases_the_lock_it_took() -> None:
-    store = VersionedStore()
+def test_a_stale_cookie_releases_the_lock_it_took(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock"))
     a = begin(d, cookie_header(STORED_ID))  # signed, but the record is gone
     a.session["x"] = 1
@@ -484,8 +497,8 @@ def test_a_stale_cookie_releases_the_lock_it_took() -> None:
     assert data_of(store, a.session.id) == {"x": 1}
 
 
-def test_destroy_under_lock_releases_it() -> None:
-    store = VersionedStore()
+def test_destroy_under_lock_releases_it(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock"))
     a = begin(d, stored_session(store, n=0))
     a.session.destroy()
@@ -496,8 +509,8 @@ def test_destroy_under_lock_releases_it() -> None:
     assert store.texts == {}
 
 
-def test_regenerate_under_lock_releases_the_old_id() -> None:
-    store = VersionedStore()
+def test_regenerate_under_lock_releases_the_old_id(make_store: StoreFactory) -> None:
+    store = make_store()
     d: Driver = SyncDriver(config_for(store, "lock"))
     a = begin(d, stored_session(store, user="bob"))
     a.session.regenerate(keep_data=True)
@@ -507,17 +520,19 @@ def test_regenerate_under_lock_releases_the_old_id() -> None:
     assert data_of(store, a.session.id) == {"user": "bob"}
 
 
-def test_a_driverless_cycle_never_locks() -> None:
+def test_a_driverless_cycle_never_locks(make_store: StoreFactory) -> None:
     """Django's ``SessionStore(key)`` builds its own cycle: no driver to release a lock."""
-    store = VersionedStore()
+    store = make_store()
     config = config_for(store, "lock")
     cycle: Cycle = SessionCycle(config, req(stored_session(store)), SyncSession)
     assert type(cycle.begin()).__name__ == "StoreGetVersioned"
 
 
 # -- async -------------------------------------------------------------------------------------
-async def test_async_driver_through_to_async_refuses_resurrection_and_locks() -> None:
-    store = VersionedStore()
+async def test_async_driver_through_to_async_refuses_resurrection_and_locks(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
     adapter = to_async(store)
     for name in ("get_versioned", "set_if", "lock", "unlock", "get_locked"):
         assert hasattr(adapter, name)
@@ -528,7 +543,7 @@ async def test_async_driver_through_to_async_refuses_resurrection_and_locks() ->
     assert a is not None
     with pytest.raises(SessionLockTimeout):
         await d.begin(req(c))
-    store.texts.clear()  # deleted by another process meanwhile
+    store.forget(STORED_ID)  # deleted by another process meanwhile
     a.session["n"] = 1
     decision = await d.end(a)
     assert decision.interrupted
@@ -541,8 +556,8 @@ async def test_async_driver_through_to_async_refuses_resurrection_and_locks() ->
     assert store.locks == {}
 
 
-async def test_async_merge_of_different_keys() -> None:
-    store = VersionedStore()
+async def test_async_merge_of_different_keys(make_store: StoreFactory) -> None:
+    store = make_store()
     d: AsyncDriver[AsyncSession] = AsyncDriver(config_for(store))
     c = stored_session(store)
     a, b = await d.begin(req(c)), await d.begin(req(c))

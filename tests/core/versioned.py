@@ -13,10 +13,13 @@ import itertools
 import json
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from coatcheck.stores import Versioned
+from coatcheck.stores import MemoryStore, Versioned
 from coatcheck.stores._codec import encode_record
+
+from .cycle import NOW
 
 
 class VersionedStore:
@@ -37,6 +40,11 @@ class VersionedStore:
         """Store ``record`` without logging a call (another writer, an earlier request)."""
         with self._mutex:
             self.texts[sid] = encode_record(record)
+
+    def forget(self, sid: str) -> None:
+        """Delete ``sid`` without logging a call (another process did it)."""
+        with self._mutex:
+            self.texts.pop(sid, None)
 
     def stored(self, sid: str) -> dict[str, Any] | None:
         text = self.texts.get(sid)
@@ -135,3 +143,53 @@ class VersionedStore:
             self._log("get_locked", sid)
             token = self._lock(sid, ttl)
             return token, (None if token is None else self._get_versioned(sid))
+
+
+class LoggedMemoryStore(MemoryStore):
+    """The shipped ``MemoryStore`` (which has every capability) with the same test helpers as
+    ``VersionedStore``: a call log, ``put``/``stored`` that bypass it, ``texts``, ``locks`` and a
+    lock clock ``now`` (seconds after the test instant ``NOW``)."""
+
+    def __init__(self, *, get_locked: bool = True) -> None:
+        self.now = 0.0
+        super().__init__(clock=lambda: NOW + timedelta(seconds=self.now))
+        self.calls: list[tuple[str, str]] = []
+        if not get_locked:
+            self.get_locked = None  # type: ignore[assignment]
+
+    def methods(self) -> list[str]:
+        return [method for method, _ in self.calls]
+
+    def put(self, sid: str, record: Mapping[str, Any]) -> None:
+        MemoryStore.set(self, sid, record)
+
+    def stored(self, sid: str) -> dict[str, Any] | None:
+        return MemoryStore.get(self, sid)
+
+    def forget(self, sid: str) -> None:
+        MemoryStore.destroy(self, sid)
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return self._sessions
+
+    @property
+    def locks(self) -> dict[str, Any]:
+        now = self._clock()
+        return {sid: held for sid, held in self._locks.items() if held[1] > now}
+
+
+def _logged(name: str) -> Any:
+    method = getattr(MemoryStore, name)
+
+    def logged(self: LoggedMemoryStore, sid: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((name, sid))
+        return method(self, sid, *args, **kwargs)
+
+    logged.__name__ = name
+    return logged
+
+
+for _name in ("get", "set", "destroy", "touch", "get_versioned", "set_if", "lock", "unlock"):
+    setattr(LoggedMemoryStore, _name, _logged(_name))
+LoggedMemoryStore.get_locked = _logged("get_locked")  # type: ignore[method-assign]

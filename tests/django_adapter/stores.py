@@ -26,6 +26,9 @@ class FailingWrites(MemoryStore):
     def set(self, sid: str, record: Any) -> None:
         raise ConnectionError("store down")
 
+    def set_if(self, sid: str, record: Any, version: Any, *, unlock: Any = None) -> bool:
+        raise ConnectionError("store down")  # the conditional write of "merge" (the default)
+
 
 class AsyncOnly:
     """An AsyncStore: Django reaches sessions from sync code, so the adapter refuses it."""
