@@ -176,7 +176,7 @@ def test_strict_save_raises_session_gone_the_first_time(make_store: StoreFactory
     a.session["x"] = 1
     with pytest.raises(SessionGone):
         a.session.save(strict=True)
-    assert store.texts == {}
+    assert store.empty()
     assert d.end(a).interrupted
 
 
@@ -506,7 +506,7 @@ def test_destroy_under_lock_releases_it(make_store: StoreFactory) -> None:
     assert decision.set_cookie is not None
     assert CLEARING in decision.set_cookie
     assert store.locks == {}
-    assert store.texts == {}
+    assert store.empty()
 
 
 def test_regenerate_under_lock_releases_the_old_id(make_store: StoreFactory) -> None:
@@ -547,7 +547,7 @@ async def test_async_driver_through_to_async_refuses_resurrection_and_locks(
     a.session["n"] = 1
     decision = await d.end(a)
     assert decision.interrupted
-    assert store.texts == {}
+    assert store.empty()
     assert store.locks == {}
     b = await d.begin(req(c))
     assert b is not None

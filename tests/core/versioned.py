@@ -41,6 +41,9 @@ class VersionedStore:
         with self._mutex:
             self.texts[sid] = encode_record(record)
 
+    def empty(self) -> bool:
+        return not self.texts
+
     def forget(self, sid: str) -> None:
         """Delete ``sid`` without logging a call (another process did it)."""
         with self._mutex:
@@ -169,9 +172,8 @@ class LoggedMemoryStore(MemoryStore):
     def forget(self, sid: str) -> None:
         MemoryStore.destroy(self, sid)
 
-    @property
-    def texts(self) -> dict[str, str]:
-        return self._sessions
+    def empty(self) -> bool:
+        return MemoryStore.length(self) == 0
 
     @property
     def locks(self) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def test_secret_key_fallbacks_rotate(clock: Clock) -> None:
     assert resp.body == {"a": "1"}
     assert resp.set_cookies == [f"session={signed('id1', 'new key')}; Path=/; HttpOnly"]
 
-    dropped = client_for(settings(SECRET_KEY="new key"), clock, store=store)
+    dropped = client_for(settings(SECRET_KEY="new key"), clock, store=store, genid=lambda r: "id2")
     assert dropped.get("/read", cookie=cookie).body == {}
 
 

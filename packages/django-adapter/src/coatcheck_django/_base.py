@@ -24,6 +24,8 @@ from coatcheck import (
     load_sync,
     run_async,
     run_sync,
+    settle_async,
+    settle_sync,
 )
 
 from ._keys import synthetic_request
@@ -80,6 +82,17 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
     async def _arun(self, operations: Sequence[StoreOperation]) -> list[Record | None]:
         cycle = await self._aactive()
         return [] if cycle is None else await run_async(cycle.config.async_store, operations)
+
+    def _settle(self, operations: Sequence[StoreOperation]) -> None:
+        """Run the cycle's own writes, handing their outcomes back (conditional writes)."""
+        cycle = self._active()
+        if cycle is not None:
+            settle_sync(cycle, operations)
+
+    async def _asettle(self, operations: Sequence[StoreOperation]) -> None:
+        cycle = await self._aactive()
+        if cycle is not None:
+            await settle_async(cycle, operations)
 
     # -- the data -------------------------------------------------------------------------------
     def _data(self, cycle: Cycle | None) -> dict[str, Any]:

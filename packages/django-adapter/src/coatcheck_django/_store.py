@@ -102,25 +102,25 @@ class SessionStore(ExpiryMethods):
         (and the creation time ``max_lifetime`` counts from, unless ``renew``)."""
         cycle = self._active()
         if cycle is not None:
-            self._run(cycle.regenerate(keep_data=keep_data, renew=renew))
+            self._settle(cycle.regenerate(keep_data=keep_data, renew=renew))
         self.modified = True
 
     async def aregenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
         cycle = await self._aactive()
         if cycle is not None:
-            await self._arun(cycle.regenerate(keep_data=keep_data, renew=renew))
+            await self._asettle(cycle.regenerate(keep_data=keep_data, renew=renew))
         self.modified = True
 
     def destroy(self) -> None:
         """Delete the session from the store now; the browser is told to forget the cookie."""
         cycle = self._active()
         if cycle is not None:
-            self._run(cycle.destroy())
+            self._settle(cycle.destroy())
 
     async def adestroy(self) -> None:
         cycle = await self._aactive()
         if cycle is not None:
-            await self._arun(cycle.destroy())
+            await self._asettle(cycle.destroy())
 
     def reload(self) -> None:
         """Replace the data with the stored copy (``coatcheck.SessionNotFound`` if gone)."""
@@ -148,7 +148,7 @@ class SessionStore(ExpiryMethods):
             return
         if must_create and self._run([StoreGet(cycle.store_key(cycle.session_id))]) != [None]:
             raise CreateError
-        self._run(cycle.save())
+        self._settle(cycle.save())
 
     async def asave(self, must_create: bool = False) -> None:
         cycle = await self._aactive()
@@ -158,7 +158,7 @@ class SessionStore(ExpiryMethods):
             None
         ]:
             raise CreateError
-        await self._arun(cycle.save())
+        await self._asettle(cycle.save())
 
     # -- Django ---------------------------------------------------------------------------------
     def cycle_key(self) -> None:
@@ -187,20 +187,20 @@ class SessionStore(ExpiryMethods):
         cycle = self._active()
         if cycle is not None:
             cycle.regenerate(keep_data=True)  # Django's create() leaves the old record alone,
-            self._run(cycle.save())  # so its StoreDestroy is not run; cycle_key() does run it
+            self._settle(cycle.save())  # so its StoreDestroy is not run; cycle_key() does run it
 
     async def acreate(self) -> None:
         cycle = await self._aactive()
         if cycle is not None:
             cycle.regenerate(keep_data=True)
-            await self._arun(cycle.save())
+            await self._asettle(cycle.save())
 
     def delete(self, session_key: str | None = None) -> None:
         cycle = self._active()
         if cycle is None:
             return
         if session_key is None or session_key == self.session_key:
-            self._run(cycle.destroy())
+            self._settle(cycle.destroy())
         elif (sid := cycle.config.session_id_from(session_key)) is not None:
             self._run([StoreDestroy(key) for key in cycle.config.ids_at_rest.lookup_keys(sid)])
 
@@ -209,7 +209,7 @@ class SessionStore(ExpiryMethods):
         if cycle is None:
             return
         if session_key is None or session_key == self.session_key:
-            await self._arun(cycle.destroy())
+            await self._asettle(cycle.destroy())
         elif (sid := cycle.config.session_id_from(session_key)) is not None:
             keys = cycle.config.ids_at_rest.lookup_keys(sid)
             await self._arun([StoreDestroy(key) for key in keys])
