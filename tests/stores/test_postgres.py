@@ -36,6 +36,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 class TestPostgresStoreContract(StoreContract):
     touch_updates_stored_cookie = False  # connect-pg-simple's touch: the expire column only
+    expiry_resolution = 1.0  # connect-pg-simple's expire: whole seconds, rounded up
 
     @pytest.fixture
     def store(
@@ -48,6 +49,7 @@ class TestPostgresStoreContract(StoreContract):
 
 class TestAsyncPostgresStoreContract(AsyncStoreContract):
     touch_updates_stored_cookie = False  # connect-pg-simple's touch: the expire column only
+    expiry_resolution = 1.0  # connect-pg-simple's expire: whole seconds, rounded up
 
     @pytest.fixture
     def store(self, clock: FakeClock, postgres_conninfo: str, pg_table: str) -> AsyncPostgresStore:

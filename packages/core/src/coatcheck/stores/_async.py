@@ -26,6 +26,8 @@ CAPABILITY_METHODS = ("get_versioned", "set_if", "lock", "unlock", "get_locked")
 USER_METHODS = ("sessions_of", "destroy_user")
 #: A load that reports the stored expiry (``touch_after``) for stores without versions.
 EXPIRY_METHODS = ("get_with_expiry",)
+#: Maintenance and the contract suite's hooks (``prune``, ``raw_get``/``raw_set``).
+HOOK_METHODS = ("prune", "raw_get", "raw_set")
 
 
 class AsyncStoreAdapter:
@@ -145,6 +147,22 @@ class _DestroyUser(AsyncStoreAdapter):
         return result
 
 
+class _Prune(AsyncStoreAdapter):
+    async def prune(self) -> Any:
+        return await self._call(cast(Any, self.store).prune)
+
+
+class _RawGet(AsyncStoreAdapter):
+    async def raw_get(self, sid: str) -> bytes | None:
+        result: bytes | None = await self._call(cast(Any, self.store).raw_get, sid)
+        return result
+
+
+class _RawSet(AsyncStoreAdapter):
+    async def raw_set(self, sid: str, data: bytes) -> None:
+        await self._call(cast(Any, self.store).raw_set, sid, data)
+
+
 _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "touch": _Touch,
     "all": _All,
@@ -158,6 +176,9 @@ _MIXINS: dict[str, type[AsyncStoreAdapter]] = {
     "sessions_of": _SessionsOf,
     "destroy_user": _DestroyUser,
     "get_with_expiry": _GetWithExpiry,
+    "prune": _Prune,
+    "raw_get": _RawGet,
+    "raw_set": _RawSet,
 }
 _CLASSES: dict[tuple[str, ...], type[AsyncStoreAdapter]] = {}
 
@@ -189,7 +210,11 @@ def to_async(store: Store | AsyncStore) -> AsyncStore:
     sync_store = cast(Store, store)
     methods = tuple(
         name
-        for name in OPTIONAL_METHODS + CAPABILITY_METHODS + USER_METHODS + EXPIRY_METHODS
+        for name in OPTIONAL_METHODS
+        + CAPABILITY_METHODS
+        + USER_METHODS
+        + EXPIRY_METHODS
+        + HOOK_METHODS
         if callable(getattr(store, name, None))
     )
     adapter: AsyncStore = _adapter_class(methods)(sync_store)

@@ -25,8 +25,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-from .._errors import ConfigError
-from ._codec import DEFAULT_TTL, decode_record, encode_record, expires_at, utcnow, validate_record
+from .._errors import ConfigError, InvalidRecordError
+from ._codec import (
+    DEFAULT_TTL,
+    decode_record,
+    encode_record,
+    expires_at,
+    store_expiry,
+    utcnow,
+    validate_record,
+)
 from ._protocol import Record, Versioned
 from ._users import UserKeyHolder, record_user
 
@@ -139,11 +147,10 @@ class MemoryStore(UserKeyHolder):
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """Store ``record`` under ``sid`` (validated and encoded before anything changes)."""
         text = encode_record(record)
-        when = expires_at(record)
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
-            self._write(sid, text, when, now)
+            self._write(sid, text, self._expiry(record, now), now)
 
     def destroy(self, sid: str) -> None:
         """Forget ``sid``; an unknown id is not an error."""
@@ -214,6 +221,27 @@ class MemoryStore(UserKeyHolder):
                 self._remove(sid)
         return len(live)
 
+    # -- raw hooks (coatcheck.testing checks the stored bytes through them) -------------------
+
+    def raw_get(self, sid: str) -> bytes | None:
+        """The stored JSON of ``sid`` as UTF-8, expired or not (``None``: nothing stored)."""
+        with self._lock:
+            entry = self._entries.get(sid)
+            return None if entry is None else entry.text.encode("utf-8")
+
+    def raw_set(self, sid: str, data: bytes) -> None:
+        """Store ``data`` as ``sid``'s JSON unchanged, as a foreign writer would; its expiry is
+        read from the record inside (unreadable data is kept as a browser session)."""
+        text = data.decode("utf-8")
+        record = decode_record(text)
+        with self._lock:
+            now = self._now()
+            try:
+                when = self._expiry({} if record is None else record, now)
+            except InvalidRecordError:
+                when = self._expiry({}, now)
+            self._write(sid, text, when, now)
+
     # -- concurrency capabilities ------------------------------------------------------------
 
     def get_versioned(self, sid: str) -> Versioned | None:
@@ -232,14 +260,13 @@ class MemoryStore(UserKeyHolder):
         the write happened (the request is over either way).
         """
         text = encode_record(record)
-        when = expires_at(record)
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
             entry = self._live(sid, now)
             wrote = (None if entry is None else str(entry.version)) == version
             if wrote:
-                self._write(sid, text, when, now)
+                self._write(sid, text, self._expiry(record, now), now)
             if unlock is not None:
                 self._release(sid, unlock, now)
         return wrote
@@ -293,10 +320,15 @@ class MemoryStore(UserKeyHolder):
         self._entries.move_to_end(sid)
         return entry
 
+    def _expiry(self, record: Mapping[str, Any], now: datetime) -> datetime | None:
+        """When the store drops ``record``: its cookie's expiry, or ``browser_session_ttl`` from
+        now without one; never past a ``max_lifetime`` deadline (``None``: kept)."""
+        if self._browser_ttl is None:
+            return expires_at(record)
+        return store_expiry(record, now, self._browser_ttl)
+
     def _write(self, sid: str, text: str, when: datetime | None, now: datetime) -> None:
-        """Store ``text`` under ``sid``; ``when`` is the cookie's expiry (``None``: browser)."""
-        if when is None and self._browser_ttl is not None:
-            when = now + self._browser_ttl
+        """Store ``text`` under ``sid`` until ``when`` (``None``: no expiry)."""
         if when is not None and when <= now:
             self._remove(sid)  # stored already expired: as good as gone
             return
@@ -318,7 +350,7 @@ class MemoryStore(UserKeyHolder):
         if stored is None:
             return
         stored["cookie"] = record["cookie"]
-        self._write(sid, encode_record(stored), expires_at(stored), now)
+        self._write(sid, encode_record(stored), self._expiry(stored, now), now)
 
     def _prune(self, now: datetime, budget: int) -> None:
         """Pop at most ``budget`` expired heap entries, deleting the live ones among them."""

@@ -20,14 +20,25 @@ Prove a store behaves like an express-session store by subclassing one class and
 Class attributes: ``server_side_expiry = True`` when a server's own clock enforces expiry
 (short real waits replace ``clock.advance``); ``touch_updates_stored_cookie = False`` when
 ``touch`` only extends the lifetime (connect-redis's ``EXPIRE``) instead of also replacing the
-stored ``cookie`` as express's MemoryStore does.
+stored ``cookie`` as express's MemoryStore does; ``expiry_resolution`` (seconds a store may round
+``cookie.expires`` up, e.g. 1.0 for connect-pg-simple's whole seconds; default 0: expired exactly
+when ``expires <= now``); ``browser_session_lifetime`` (the documented shortest life of a record
+without ``cookie.expires``, default one day as connect-redis); ``wire_samples`` (the JSON texts
+the Node store writes, for the raw hooks); ``time_zone`` (every test runs with ``TZ`` set to it,
+default ``"America/New_York"``, so naive local-time arithmetic fails); ``max_loop_stall``
+(async stores: the longest the event loop may be held by one call, default 0.2 s).
 
-Optional methods (``touch``, ``all``, ``length``, ``clear``) are tested when the store has them
-and reported as skipped otherwise. ``make_record`` builds express-shaped records for a store
+Optional methods (``touch``, ``all``, ``length``, ``clear``, ``prune``), the concurrency
+capabilities (``get_versioned``, ``set_if``, ``lock``, ``unlock``, ``get_locked``) and the
+suite's hooks are tested when the store has them and reported as skipped otherwise. The hooks:
+``raw_get(sid) -> bytes | None`` (the bytes stored for ``sid``, exactly as stored, expired or
+not) and ``raw_set(sid, data: bytes)`` (store ``data`` as the Node store would, expiry read from
+the JSON): through them the suite checks the stored bytes against ``JSON.stringify``'s spelling,
+that Node-written bytes read back, and that expired records are really deleted.
+
+``get`` (and ``get_versioned``) raising ``FileNotFoundError`` for a missing id is accepted as
+"not found" (express's ENOENT rule). ``make_record`` builds express-shaped records for a store
 author's own tests. This module imports pytest: it is meant to be used under pytest.
-
-Not covered by the suite: express's ENOENT rule (``get`` raising ``FileNotFoundError`` means
-"not found") is the driver's job and is tested there.
 """
 
 from __future__ import annotations

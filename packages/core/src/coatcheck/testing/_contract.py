@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -17,7 +19,7 @@ import pytest
 
 from .._errors import InvalidRecordError
 from ..stores._async import is_async_store
-from ..stores._codec import parse_expires
+from ..stores._codec import encode_record, parse_expires
 from ._clock import FakeClock
 from ._harness import (
     HALF_DAY,
@@ -26,9 +28,11 @@ from ._harness import (
     StoreView,
     gathered,
     in_threads,
+    in_time_zone,
     run_sync,
     sync_sleep,
 )
+from ._records import EXPRESS_SAMPLES, retime
 
 Scenario = Callable[[Any, Harness], Coroutine[Any, Any, None]]
 TestMethod = Callable[[Any, Any, FakeClock], None]
@@ -63,6 +67,10 @@ def _snapshot(record: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
+#: How far ahead of the clock the wire samples' expiry is moved (their own lifetime is 60 s).
+_AHEAD = timedelta(hours=1)
+
+
 def _user_data(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "cookie"}
 
@@ -74,6 +82,26 @@ class _ContractBase:
     #: False for stores whose touch only extends the lifetime and leaves the stored JSON as is
     #: (connect-redis's ``EXPIRE``): the touch test then skips its stored-cookie assertion.
     touch_updates_stored_cookie: ClassVar[bool] = True
+    #: Seconds by which a store may round ``cookie.expires`` up (connect-pg-simple keeps whole
+    #: seconds, rounded up); 0: expired exactly when ``expires <= now``, express's rule.
+    expiry_resolution: ClassVar[float] = 0.0
+    #: The documented shortest life (s) of a record without ``cookie.expires`` in this store:
+    #: connect-redis and connect-pg-simple keep one a day, and so must a store replacing them.
+    browser_session_lifetime: ClassVar[float] = 86400.0
+    #: JSON texts as a Node store writes them (``raw_get``/``raw_set`` hooks): by default what
+    #: express-session hands every store; a store with its own wire format (connect-redis ...)
+    #: may give fixtures of it. Their ``cookie.expires`` are moved to the test's clock.
+    wire_samples: ClassVar[Sequence[str]] = EXPRESS_SAMPLES
+    #: The longest an async store may hold the event loop in one step (a blocking call).
+    max_loop_stall: ClassVar[float] = 0.2
+    #: Run every test in this time zone (a store computing expiry in naive local time breaks).
+    time_zone: ClassVar[str | None] = "America/New_York"
+
+    @pytest.fixture(autouse=True)
+    def _in_time_zone(self) -> Iterator[None]:
+        """Set ``TZ`` to ``time_zone`` for the test (POSIX ``time.tzset``), restored after."""
+        with in_time_zone(self.time_zone):
+            yield
 
     @pytest.fixture
     def store(self) -> Any:
@@ -194,6 +222,113 @@ class _ContractBase:
         await h.store.set(_sid(), h.record(h.short))  # a write, where stores like to prune
         assert await h.store.get(sid) == record
 
+    @_scenario
+    async def test_record_is_expired_at_exactly_its_expiry(self, h: Harness) -> None:
+        """express's MemoryStore rule: expired when ``expires <= now`` (not ``<``)."""
+        sid, record = _sid(), h.record(h.short, user="bob")
+        await h.store.set(sid, record)
+        if not h.real_time:
+            await h.pass_time(h.short - 0.001)
+            assert await h.store.get(sid) == record, "expired before its time"
+            await h.pass_time(0.001 + self.expiry_resolution)
+        else:
+            await h.pass_time(h.short * 2)
+        assert await h.store.get(sid) is None, "alive at expires == now"
+
+    @_scenario
+    async def test_browser_session_record_lives_its_documented_lifetime(self, h: Harness) -> None:
+        """A record without ``cookie.expires`` lives at least ``browser_session_lifetime``."""
+        sid, record = _sid(), h.record(None, user="bob")
+        await h.store.set(sid, record)
+        if h.real_time:  # no day-long waits: ask the store when it will drop the record
+            h.store.require("get_versioned")
+            found = await h.store.get_versioned(sid)
+            assert found is not None
+            if found.expires_at is None:
+                pytest.skip("store does not report expires_at")
+            left = (found.expires_at - h.clock()).total_seconds()
+            assert left >= self.browser_session_lifetime - 60, f"dropped after {left} s"
+            return
+        await h.pass_time(self.browser_session_lifetime - 60)
+        for _ in range(3):  # writes, where stores like to prune
+            await h.store.set(_sid(), h.record(LONG))
+        if h.store.has("prune"):
+            await h.store.prune()
+        assert await h.store.get(sid) == record
+
+    @_scenario
+    async def test_expired_records_are_deleted_from_storage(self, h: Harness) -> None:
+        """Expired records must not pile up: storage is reclaimed by the store's TTL, by its
+        own pruning on writes, or by ``prune()`` — checked through the ``raw_get`` hook."""
+        h.store.require("raw_get")
+        sids = [_sid() for _ in range(3)]
+        for sid in sids:
+            await h.store.set(sid, h.record(h.short, user="gone"))
+        await h.store.set(browser := _sid(), h.record(None, user="browser"))
+        await h.pass_time(max(h.short * 2, 0 if h.real_time else self.browser_session_lifetime * 2))
+        for _ in range(20):
+            await h.store.set(_sid(), h.record(LONG))
+        if h.store.has("prune"):
+            await h.store.prune()
+        assert [await h.store.raw_get(sid) for sid in sids] == [None] * 3, "expired rows kept"
+        if not h.real_time:
+            assert await h.store.raw_get(browser) is None, "an abandoned browser session kept"
+
+    # -- ids ------------------------------------------------------------------------------------
+
+    @_scenario
+    async def test_ids_are_case_sensitive(self, h: Harness) -> None:
+        base = _sid()
+        upper, lower = "A" + base.upper(), "a" + base.lower()
+        await h.store.set(upper, h.record(LONG, who="upper"))
+        await h.store.set(lower, h.record(LONG, who="lower"))
+        got = [await h.store.get(upper), await h.store.get(lower)]
+        assert [g and g["who"] for g in got] == ["upper", "lower"]
+        await h.store.destroy(lower)
+        assert await h.store.get(upper) is not None
+
+    @_scenario
+    async def test_long_ids_are_kept_whole(self, h: Harness) -> None:
+        """Ids of 1,000 characters sharing a 999-character prefix stay apart (no truncation)."""
+        prefix = (_sid() * 32)[:999]
+        ids = [prefix + tail for tail in "abAB"]
+        for n, sid in enumerate(ids):
+            await h.store.set(sid, h.record(LONG, n=n))
+        assert [(await h.store.get(sid) or {}).get("n") for sid in ids] == [0, 1, 2, 3]
+        if h.store.has("all"):
+            assert set(ids) <= set(await h.store.all())
+
+    @_scenario
+    async def test_odd_ids_are_kept_apart_or_refused(self, h: Harness) -> None:
+        """Ids a file-backed store could confuse (``/``, ``..``, NUL, spaces, non-ASCII): each is
+        stored under itself, or refused with an exception; never one for another."""
+        tag = _sid()
+        odd = [
+            tag,
+            f"{tag}/..",
+            f"../{tag}",
+            f"{tag}/x",
+            f"{tag}\\x",
+            f"{tag}\x00x",
+            f"{tag} ",
+            f"{tag}%2F",
+            f"{tag}ü",
+            f"{tag}*",
+            f"{tag}?",
+        ]
+        stored = []
+        for n, sid in enumerate(odd):
+            try:
+                await h.store.set(sid, h.record(LONG, n=n))
+            except Exception:
+                continue
+            stored.append((sid, n))
+        assert stored, "every id was refused"
+        for sid, n in stored:
+            got = await h.store.get(sid)
+            assert got is not None, f"{sid!r} was lost"
+            assert got["n"] == n, f"{sid!r} holds another id's record"
+
     # -- touch --------------------------------------------------------------------------------
 
     @_scenario
@@ -256,11 +391,11 @@ class _ContractBase:
     async def test_clear_removes_every_session(self, h: Harness) -> None:
         """(A shared backend's ``clear`` must remove only this store's sessions.)"""
         h.store.require("clear")
-        sids = [_sid(), _sid()]
-        for sid in sids:
-            await h.store.set(sid, h.record(LONG, user="bob"))
+        sids = [_sid(), _sid(), _sid()]
+        for sid, life in zip(sids, (LONG, None, h.short)):
+            await h.store.set(sid, h.record(life, user="bob"))
         await h.store.clear()
-        assert [await h.store.get(sid) for sid in sids] == [None, None]
+        assert [await h.store.get(sid) for sid in sids] == [None, None, None]
         if h.store.has("length"):
             assert await h.store.length() == 0
         if h.store.has("all"):
@@ -274,6 +409,91 @@ class _ContractBase:
         records = {_sid(): h.record(LONG, writer=n) for n in range(50)}
         await h.concurrently([partial(h.store.set, sid, rec) for sid, rec in records.items()])
         assert {sid: await h.store.get(sid) for sid in records} == records
+
+    # -- the stored bytes (raw_get / raw_set hooks) ---------------------------------------------
+
+    def _samples(self, h: Harness) -> list[str]:
+        return [retime(sample, h.clock() + _AHEAD) for sample in self.wire_samples]
+
+    @_scenario
+    async def test_raw_bytes_are_what_node_stores(self, h: Harness) -> None:
+        """A record set through the store is stored as the Node store would store it: exactly
+        ``JSON.stringify``'s text (compact, key order, non-ASCII as is, UTF-8)."""
+        h.store.require("raw_get")
+        for text in self._samples(h):
+            sid = _sid()
+            await h.store.set(sid, json.loads(text))
+            assert await h.store.raw_get(sid) == text.encode("utf-8")
+        assert await h.store.raw_get(_sid()) is None
+
+    @_scenario
+    async def test_raw_bytes_follow_writes(self, h: Harness) -> None:
+        h.store.require("raw_get")
+        sid, first, second = _sid(), h.record(LONG, n=1), h.record(LONG, n=2, more=[1])
+        await h.store.set(sid, first)
+        assert json.loads(await h.store.raw_get(sid) or b"null") == first
+        await h.store.set(sid, second)
+        assert json.loads(await h.store.raw_get(sid) or b"null") == second
+        await h.store.destroy(sid)
+        assert await h.store.raw_get(sid) is None
+
+    @_scenario
+    async def test_reads_what_node_stores(self, h: Harness) -> None:
+        """Bytes written as a Node store writes them read back as that record, key order kept."""
+        h.store.require("raw_set")
+        for text in self._samples(h):
+            sid = _sid()
+            await h.store.raw_set(sid, text.encode("utf-8"))
+            assert _as_json(await h.store.get(sid)) == _as_json(json.loads(text))
+            if h.store.has("raw_get"):
+                assert await h.store.raw_get(sid) == text.encode("utf-8")
+
+    @_scenario
+    async def test_a_node_write_changes_the_version(self, h: Harness) -> None:
+        h.store.require("raw_set")
+        h.store.require("get_versioned")
+        h.store.require("set_if")
+        sid = _sid()
+        await h.store.set(sid, h.record(LONG, n=1))
+        loaded = await h.store.get_versioned(sid)
+        assert loaded is not None
+        await h.store.raw_set(sid, encode_record(h.record(LONG, n=1, node=True)).encode())
+        assert await h.store.set_if(sid, h.record(LONG, n=2), loaded.version) is False
+
+    @_scenario
+    async def test_unreadable_bytes_read_as_missing(self, h: Harness) -> None:
+        """Garbage under an id (a foreign writer, a truncated value) reads as no session."""
+        h.store.require("raw_set")
+        for garbage in (b"not json", b'{"user":"bob"}', b"[1,2]", b'{"cookie":'):
+            sid = _sid()
+            try:
+                await h.store.raw_set(sid, garbage)
+            except Exception:
+                continue
+            assert await h.store.get(sid) is None
+
+    # -- an async store never blocks the event loop ----------------------------------------------
+
+    @_scenario
+    async def test_calls_do_not_block_the_event_loop(self, h: Harness) -> None:
+        """A loop-lag probe: while the store works, the loop keeps running other tasks (a sync
+        client inside ``async def`` would hold it for a whole round trip)."""
+        if not h.is_async:
+            pytest.skip("a sync store runs in a worker thread or declares never_blocks")
+
+        async def work() -> None:
+            for n in range(5):
+                sid = _sid()
+                await h.store.set(sid, h.record(LONG, n=n))
+                await h.store.get(sid)
+                if h.store.has("touch"):
+                    await h.store.touch(sid, h.record(LONG))
+                await h.store.destroy(sid)
+
+        stall = await h.loop_stall(work)
+        if stall > self.max_loop_stall:  # once more: a busy machine may stall any loop once
+            stall = min(stall, await h.loop_stall(work))
+        assert stall <= self.max_loop_stall, f"the store held the event loop {stall:.3f} s"
 
     # -- concurrency capabilities: versions (stores/_protocol.py) -------------------------------
 
@@ -557,6 +777,29 @@ class _ContractBase:
                     await h.store.set(target, h.record(LONG, user="eve", bad=bad))
         assert await h.store.get(sid) == original
         assert await h.store.get(fresh) is None
+
+    @_scenario
+    async def test_nan_and_infinity_are_rejected(self, h: Harness) -> None:
+        """Node's ``JSON.parse`` cannot read ``NaN``/``Infinity``: never store them."""
+        sid = _sid()
+        for bad in (math.nan, math.inf, -math.inf, {"deep": [math.nan]}):
+            with pytest.raises(InvalidRecordError):
+                await h.store.set(sid, h.record(LONG, bad=bad))
+        assert await h.store.get(sid) is None
+
+    @_scenario
+    async def test_lone_surrogate_round_trips_or_is_rejected(self, h: Harness) -> None:
+        """``JSON.stringify`` writes lone surrogates as ``\\udXXX`` escapes; a store either keeps
+        them or refuses the record with ``InvalidRecordError`` — it never crashes."""
+        sid, record = _sid(), h.record(LONG, half="a\ud83db", low="\udc00", ok="🎟️")
+        try:
+            await h.store.set(sid, record)
+        except InvalidRecordError:
+            assert await h.store.get(sid) is None
+        else:
+            assert await h.store.get(sid) == record
+        await h.store.set(other := _sid(), h.record(LONG, user="bob"))
+        assert await h.store.get(other) is not None
 
     @_scenario
     async def test_record_without_cookie_is_rejected(self, h: Harness) -> None:

@@ -9,9 +9,11 @@ without any event loop — the sync store never sees asyncio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -39,6 +41,10 @@ class StoreView:
         self._store: Any = store
         self._is_async = is_async
 
+    @property
+    def is_async(self) -> bool:
+        return self._is_async
+
     def has(self, method: str) -> bool:
         """Whether the store implements an optional method (express's ``hasattr`` rule)."""
         return callable(getattr(self._store, method, None))
@@ -53,7 +59,11 @@ class StoreView:
         return await result if self._is_async else result
 
     async def get(self, sid: str) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = await self._call("get", sid)
+        """The store's ``get``; ``FileNotFoundError`` reads as ``None`` (express's ENOENT rule)."""
+        try:
+            result: dict[str, Any] | None = await self._call("get", sid)
+        except FileNotFoundError:
+            return None
         return result
 
     async def set(self, sid: str, record: Mapping[str, Any]) -> None:
@@ -80,7 +90,10 @@ class StoreView:
 
     async def get_versioned(self, sid: str) -> Versioned | None:
         """The store's answer, a plain ``(record, version)`` pair read as ``Versioned``."""
-        result = await self._call("get_versioned", sid)
+        try:
+            result = await self._call("get_versioned", sid)
+        except FileNotFoundError:
+            return None
         return None if result is None else _versioned(result)
 
     async def set_if(
@@ -110,6 +123,21 @@ class StoreView:
     async def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
         token, found = await self._call("get_locked", sid, ttl)
         return token, (None if found is None else _versioned(found))
+
+    # -- optional hooks for the suite ------------------------------------------------------------
+
+    async def raw_get(self, sid: str) -> bytes | None:
+        """The bytes stored for ``sid`` exactly as stored (expired or not), or ``None``."""
+        raw = await self._call("raw_get", sid)
+        assert raw is None or isinstance(raw, bytes), f"raw_get must return bytes, not {raw!r}"
+        return raw
+
+    async def raw_set(self, sid: str, data: bytes) -> None:
+        """Store ``data`` as ``sid``'s bytes, as the Node store would (expiry from the JSON)."""
+        await self._call("raw_set", sid, data)
+
+    async def prune(self) -> None:
+        await self._call("prune")
 
 
 def _versioned(answer: Any) -> Versioned:
@@ -146,6 +174,7 @@ class Harness:
     ) -> None:
         self.store = store
         self.clock = clock
+        self.is_async = store.is_async
         self.real_time = real_time
         self.short = _SHORT[real_time]
         self._sleep = sleep
@@ -164,6 +193,28 @@ class Harness:
             self._catch_up()
         else:
             self.clock.advance(seconds)
+
+    async def loop_stall(self, work: Callable[[], Awaitable[None]]) -> float:
+        """The longest time (s) the event loop was held by one step while ``work`` ran: a
+        probe task that wants to wake every millisecond notes its worst lateness."""
+        worst = 0.0
+        done = False
+
+        async def probe() -> None:
+            nonlocal worst
+            while not done:
+                start = time.perf_counter()
+                await asyncio.sleep(0.001)
+                worst = max(worst, time.perf_counter() - start - 0.001)
+
+        task = asyncio.ensure_future(probe())
+        await asyncio.sleep(0)
+        try:
+            await work()
+        finally:
+            done = True
+            await task
+        return worst
 
     def _catch_up(self) -> None:
         lag = (datetime.now(timezone.utc) - self.clock()).total_seconds()
@@ -214,3 +265,23 @@ async def in_threads(calls: Sequence[Call]) -> None:
 async def gathered(calls: Sequence[Call]) -> None:
     """Run the calls concurrently on the running loop."""
     await asyncio.gather(*(call() for call in calls))
+
+
+@contextlib.contextmanager
+def in_time_zone(zone: str | None) -> Iterator[None]:
+    """Local time is ``zone`` inside (``TZ`` + POSIX ``time.tzset``; elsewhere, or for
+    ``None``, nothing changes); the previous setting is restored after."""
+    if zone is None or not hasattr(time, "tzset"):
+        yield
+        return
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
