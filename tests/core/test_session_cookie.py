@@ -255,13 +255,14 @@ def test_every_attribute_in_express_order() -> None:
         ("domain", "exa mple.com", "option domain is invalid"),
     ],
 )
-def test_invalid_per_session_settings_raise_cookie_messages(
+def test_invalid_per_session_settings_raise_cookie_messages_when_set(
     attribute: str, value: str, message: str
 ) -> None:
+    # issue 10.7: refused at assignment (never stored to fail every later request)
     cookie = new_cookie()
-    setattr(cookie, attribute, value)
-    with pytest.raises(ValueError, match=f"^{message}$"):
-        cookie.serialize("sid", "v")
+    with pytest.raises(ValueError, match=f"^cookie\\.{attribute}: {message}"):
+        setattr(cookie, attribute, value)
+    assert cookie.serialize("sid", "v") == "sid=v; Path=/; HttpOnly"
 
 
 def test_clearing_cookie_keeps_name_path_domain_and_flags() -> None:

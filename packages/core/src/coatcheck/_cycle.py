@@ -218,6 +218,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             self._generate()
         elif not self._inflate(self.cookie_id, record):
             self._generate()
+            logger.debug("destroying the unusable record of %s", sid_prefix(self.cookie_id))
+            self._load_operations.append(StoreDestroy(found_key))  # not read again
         elif self._past_max_lifetime():
             logger.debug("session %s is past max_lifetime; destroying it", self.id_prefix)
             self._load_operations.append(StoreDestroy(found_key))
@@ -278,7 +280,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             data = {k: v for k, v in record.items() if k != "cookie" and k != META_KEY}
             text = to_json(data)
             original_hash = text_hash(text)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             logger.warning(
                 "stored session %s is invalid (%s); starting fresh", sid_prefix(sid), exc
             )

@@ -7,13 +7,21 @@ re-bases both, as express's setters do. The stored JSON keeps express's millisec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from ._config import CookieOptions, priority_attribute, same_site_attribute, seconds
+from ._config import (
+    MAX_LIFETIME_SECONDS,
+    CookieOptions,
+    priority_attribute,
+    same_site_attribute,
+    seconds,
+)
 from ._cookies import DOMAIN_RE, PATH_RE, serialize_cookie
+from ._errors import ConfigError
 from .stores._codec import parse_expires
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -50,8 +58,69 @@ def _check_attributes(
 _checked_attributes = lru_cache(maxsize=256, typed=True)(_check_attributes)
 
 
+def _shown(value: Any) -> str:
+    """A value in an error message, cut short (it may come from a stored record)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_path(value: Any) -> None:
+    if not isinstance(value, str) or not PATH_RE.match(value):
+        raise ValueError(f"cookie.path: option path is invalid: {_shown(value)}")
+
+
+def _check_domain(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not DOMAIN_RE.match(value)):
+        raise ValueError(f"cookie.domain: option domain is invalid: {_shown(value)}")
+
+
+def _check_same_site(value: Any) -> None:
+    try:
+        same_site_attribute(value)
+    except ValueError:
+        raise ValueError(
+            'cookie.same_site: option sameSite is invalid (True, False, None, "lax", '
+            f'"strict" or "none"): {_shown(value)}'
+        ) from None
+
+
+def _check_priority(value: Any) -> None:
+    try:
+        priority_attribute(value)
+    except ValueError:
+        raise ValueError(
+            f'cookie.priority: option priority is invalid (None, "low", "medium" or "high"): '
+            f"{_shown(value)}"
+        ) from None
+
+
+#: Attributes checked when set (by the app, or when a stored record is inflated), so a value
+#: that cannot be serialised is refused at once, never on every later request.
+_CHECKS: dict[str, Callable[[Any], None]] = {
+    "path": _check_path,
+    "domain": _check_domain,
+    "same_site": _check_same_site,
+    "priority": _check_priority,
+}
+
+
+def _check_lifetime(seconds_: float, what: str) -> None:
+    if not math.isfinite(seconds_) or abs(seconds_) > MAX_LIFETIME_SECONDS:
+        raise ValueError(f"{what} must be a finite lifetime within 1000 years, not {seconds_!r}")
+
+
 class SessionCookie:
-    """Cookie settings of one session; changes here apply to this session only."""
+    """Cookie settings of one session; changes here apply to this session only.
+
+    Every setting is checked when it is set (``ValueError``): an app cannot store a cookie that
+    would fail to load or to serialise on the session's next request.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = _CHECKS.get(name)
+        if check is not None:
+            check(value)
+        object.__setattr__(self, name, value)
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
@@ -92,11 +161,15 @@ class SessionCookie:
         cookie = cls(clock)
         expires = data.get("expires")
         cookie._expires = None if expires is None else parse_expires(expires)
+        if cookie._expires is not None:
+            _check_lifetime((cookie._expires - clock()).total_seconds(), "cookie.expires")
         original = data.get("originalMaxAge")
         if isinstance(original, bool) or not isinstance(original, (int, float, type(None))):
-            raise ValueError(f"cookie.originalMaxAge is not a number: {original!r}")
+            raise ValueError(f"cookie.originalMaxAge is not a number: {_shown(original)}")
+        if original is not None:
+            _check_lifetime(original / 1000, "cookie.originalMaxAge")
         cookie._original_max_age = None if original is None else original / 1000
-        cookie.path = str(data.get("path", "/"))
+        cookie.path = data.get("path", "/")
         cookie.http_only = bool(data.get("httpOnly", True))
         for key, attribute in (
             ("secure", "secure"),
@@ -119,6 +192,8 @@ class SessionCookie:
     def expires(self, value: datetime | None) -> None:
         if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
             raise ValueError("cookie.expires must be a timezone-aware datetime or None")
+        if value is not None:
+            _check_lifetime((value - self._clock()).total_seconds(), "cookie.expires")
         self._expires = value
         self._original_max_age = self.max_age
 
@@ -131,7 +206,10 @@ class SessionCookie:
 
     @max_age.setter
     def max_age(self, value: float | timedelta | None) -> None:
-        lifetime = seconds(value, "cookie.max_age")
+        try:
+            lifetime = seconds(value, "cookie.max_age")
+        except ConfigError as exc:  # the app's assignment, not a start-up option
+            raise ValueError(str(exc)) from None
         self._expires = None if lifetime is None else self._clock() + timedelta(seconds=lifetime)
         self._original_max_age = lifetime
 

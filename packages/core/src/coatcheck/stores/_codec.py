@@ -7,6 +7,7 @@ bad record fails loudly instead of corrupting the store.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -14,7 +15,9 @@ from datetime import datetime, timedelta, timezone
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
-from .._errors import InvalidRecordError
+from .._errors import InvalidRecordError, sid_prefix
+
+logger = logging.getLogger("coatcheck")
 
 #: connect-redis's rule: a record without ``cookie.expires`` lives one day in stores with a TTL.
 DEFAULT_TTL = timedelta(days=1)
@@ -59,7 +62,7 @@ def to_json(value: Any) -> str:
     so the text always encodes to UTF-8. Raises ``InvalidRecordError`` for non-JSON values."""
     try:
         text = _encode(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
     if text.isascii():
         return text
@@ -76,11 +79,24 @@ def decode_record(text: str | bytes) -> dict[str, Any] | None:
     """Parse stored JSON; anything that is not a session record reads as ``None``."""
     try:
         value = json.loads(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deep to read
         return None
     if not isinstance(value, dict) or not isinstance(value.get("cookie"), dict):
         return None
     return value
+
+
+def decode_stored(text: str | bytes, sid: str, store: str) -> dict[str, Any] | None:
+    """``decode_record`` for a store's ``get``: a stored value that is not a session reads as
+    ``None`` with one WARNING naming the session by its prefix (as every shipped store does)."""
+    record = decode_record(text)
+    if record is None:
+        logger.warning(
+            "%s store: ignoring a stored value that is not a session record (session %s)",
+            store,
+            sid_prefix(sid),
+        )
+    return record
 
 
 def parse_expires(value: Any) -> datetime:

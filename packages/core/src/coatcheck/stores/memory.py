@@ -29,6 +29,7 @@ from .._errors import ConfigError, InvalidRecordError
 from ._codec import (
     DEFAULT_TTL,
     decode_record,
+    decode_stored,
     encode_record,
     expires_at,
     store_expiry,
@@ -142,7 +143,7 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             entry = self._live(sid, self._now())
             text = None if entry is None else entry.text
-        return None if text is None else decode_record(text)
+        return None if text is None else decode_stored(text, sid, "memory")
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """Store ``record`` under ``sid`` (validated and encoded before anything changes)."""

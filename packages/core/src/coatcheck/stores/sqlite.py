@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from .._errors import ConfigError, StoreError
-from ._codec import decode_record, encode_record, expires_at, utcnow, validate_record
+from ._codec import decode_record, decode_stored, encode_record, expires_at, utcnow, validate_record
 from ._protocol import Record
 from ._users import UserKeyHolder
 
@@ -119,7 +119,7 @@ class SQLiteStore(UserKeyHolder):
         """The stored record, or ``None`` if missing or expired."""
         with self._connection("get", sid) as conn:
             row = conn.execute(self._sql_get, (sid, self._now_ms())).fetchone()
-        return None if row is None else decode_record(row[0])
+        return None if row is None else decode_stored(row[0], sid, "sqlite")
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """Insert or replace ``sid`` in one statement (validated before anything is written)."""
