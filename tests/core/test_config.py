@@ -189,6 +189,13 @@ def test_memory_store_outside_production_does_not_warn(monkeypatch: pytest.Monke
         ({"cookie": {"max_age": True}}, "cookie.max_age", "must be a number of seconds"),
         ({"cookie": {"max_age": float("inf")}}, "cookie.max_age", "must be a finite number"),
         ({"cookie": {"max_age": float("nan")}}, "cookie.max_age", "must be a finite number"),
+        ({"cookie": {"max_age": 1e300}}, "cookie.max_age", "must be at most"),
+        ({"cookie": {"max_age": timedelta(days=10**6)}}, "cookie.max_age", "must be at most"),
+        (
+            {"cookie": {"expires": datetime(9999, 12, 31, tzinfo=timezone.utc)}},
+            "cookie.expires",
+            "must be within 1000 years of now",
+        ),
         (
             {"cookie": {"expires": datetime(2030, 1, 1)}},
             "cookie.expires",

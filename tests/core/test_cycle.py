@@ -412,6 +412,128 @@ def test_invalid_stored_record_is_a_fresh_session_and_a_warning(
     assert STORED_ID not in caplog.text
 
 
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _cookie(**changes: Any) -> dict[str, Any]:
+    cookie = record(60)["cookie"]
+    cookie.update(changes)
+    return cookie
+
+
+FAR = "9999-12-31T23:59:59.000Z"
+#: Stored records whose cookie cannot be used (issue 10.7): each used to fail every request
+#: carrying its id (OverflowError, ValueError at serialisation, RecursionError ...).
+UNUSABLE = {
+    "originalMaxAge NaN": {"cookie": _cookie(originalMaxAge=float("nan"))},
+    "originalMaxAge Infinity": {"cookie": _cookie(originalMaxAge=float("inf"))},
+    "originalMaxAge -Infinity": {"cookie": _cookie(originalMaxAge=float("-inf"))},
+    "originalMaxAge 1e300": {"cookie": _cookie(originalMaxAge=1e300)},
+    "expires year 9999": {
+        "cookie": _cookie(
+            expires=FAR,
+            originalMaxAge=(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - NOW)
+            // timedelta(milliseconds=1),
+        )
+    },
+    "expires year 9999, no maxAge": {"cookie": _cookie(expires=FAR, originalMaxAge=None)},
+    "sameSite bogus": {"cookie": _cookie(sameSite="sometimes")},
+    "sameSite auto": {"cookie": _cookie(sameSite="auto")},
+    "priority bogus": {"cookie": _cookie(priority="urgent")},
+    "path CR/LF": {"cookie": _cookie(path="/\r\nSet-Cookie: evil=1")},
+    "path not a str": {"cookie": _cookie(path=["/"])},
+    "domain CR/LF": {"cookie": _cookie(domain="example.com\r\nX: 1")},
+    "data nested 2,000 deep": {"cookie": _cookie(), "deep": _nested(2000)},
+}
+
+
+@pytest.mark.parametrize("stored", UNUSABLE.values(), ids=UNUSABLE.keys())
+@pytest.mark.parametrize("resave", [True, False])
+def test_a_record_with_an_unusable_cookie_is_a_fresh_session_destroyed_once(
+    stored: dict[str, Any], resave: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="coatcheck")
+    config = make_config(resave=resave, cookie={"max_age": 60})
+    config.store.raw[STORED_ID] = stored
+    result = run_cycle(config, cookie=cookie_header(STORED_ID), handler=lambda s: s.update(a=1))
+    assert result.session.id == ID1
+    assert dict(result.session) == {"a": 1}
+    assert result.calls == [("get", STORED_ID), ("destroy", STORED_ID), ("set", ID1)]
+    assert result.set_cookie is not None
+    assert result.set_cookie.startswith(f"connect.sid={signed(ID1)};")
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "is invalid" in warning.getMessage()
+    assert STORED_ID[:6] in warning.getMessage()
+    assert STORED_ID not in caplog.text
+    # the browser's next request, with the new cookie, just works
+    again = run_cycle(config, cookie=result.cookie)
+    assert again.session.id == ID1
+    assert dict(again.session) == {"a": 1}
+
+
+def test_an_unusable_record_in_a_real_store_is_gone_after_one_request() -> None:
+    config = make_config(resave=False, save_uninitialized=False)
+    config.store.put(STORED_ID, {"cookie": _cookie(originalMaxAge=1e300), "user": "bob"})
+    result = run_cycle(config, cookie=cookie_header(STORED_ID))
+    assert result.session.id == ID1
+    assert config.store.stored(STORED_ID) is None
+    assert run_cycle(config, cookie=cookie_header(STORED_ID)).calls == [("get", STORED_ID)]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "message"),
+    [
+        ("expires", datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc), "within 1000 years"),
+        ("expires", datetime(1, 1, 1, tzinfo=timezone.utc), "within 1000 years"),
+        ("max_age", 1e300, "at most"),
+        ("max_age", -1e300, "at most"),
+        ("max_age", float("nan"), "finite"),
+        ("max_age", timedelta(days=999_999_999), "at most"),
+        ("same_site", "sometimes", "option sameSite is invalid"),
+        ("same_site", "auto", "option sameSite is invalid"),
+        ("priority", "urgent", "option priority is invalid"),
+        ("path", "/\r\nX: 1", "option path is invalid"),
+        ("domain", "example.com\n", "option domain is invalid"),
+    ],
+)
+def test_the_app_setting_an_unusable_cookie_value_fails_at_the_assignment(
+    attribute: str, value: Any, message: str
+) -> None:
+    config = make_config(cookie={"max_age": 60})
+    failures: list[BaseException] = []
+
+    def handler(session: SyncSession) -> None:
+        session["a"] = 1
+        try:
+            setattr(session.cookie, attribute, value)
+        except ValueError as exc:
+            failures.append(exc)
+
+    first = run_cycle(config, handler=handler)
+    (failure,) = failures
+    assert type(failure) is ValueError
+    assert str(failure).startswith(f"cookie.{attribute}")
+    assert message in str(failure)
+    # nothing of it was kept: this response and every later request work
+    assert first.written()["cookie"] == record(60)["cookie"]
+    assert dict(run_cycle(config, cookie=first.cookie).session) == {"a": 1}
+
+
+def test_the_app_may_still_set_a_long_but_sane_lifetime() -> None:
+    config = make_config()
+
+    def handler(session: SyncSession) -> None:
+        session.cookie.expires = NOW + timedelta(days=365 * 100)
+
+    first = run_cycle(config, handler=handler)
+    later = run_cycle(config, cookie=first.cookie, now=NOW + timedelta(days=1))
+    assert later.session.id == ID1
+
+
 # -- modifications ------------------------------------------------------------------------------
 
 

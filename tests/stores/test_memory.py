@@ -303,3 +303,18 @@ def test_does_not_look_like_production(clean_env: pytest.MonkeyPatch, value: str
 
 def test_unset_env_is_not_production(clean_env: pytest.MonkeyPatch) -> None:
     assert looks_like_production() is False
+
+
+def test_a_stored_value_that_is_no_record_reads_as_none_and_warns_once(
+    store: MemoryStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # issue 10.8: as Redis and PostgreSQL do. ``set`` validates, so a value JSON cannot read
+    # back (nested deeper than the parser goes) is put in behind its back.
+    sid = "0123456789abcdefghijklmnopqrstuv"
+    store._write(sid, '{"cookie":{},"d":' + "[" * 2000 + "]" * 2000 + "}", None, clock())
+    with caplog.at_level(logging.WARNING, logger="coatcheck"):
+        assert store.get(sid) is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "memory store" in caplog.text
+    assert "012345" in caplog.text
+    assert sid not in caplog.text

@@ -181,6 +181,51 @@ def test_a_stored_value_that_is_no_record_reads_as_none_and_warns(
     assert store.all() == {}
 
 
+@pytest.mark.parametrize("kind", ["list", "hash", "set"])
+def test_a_key_of_the_wrong_type_reads_as_an_invalid_record_sync_and_async(
+    store: RedisStore,
+    client: redis.Redis,
+    redis_url: str,
+    redis_prefix: str,
+    kind: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # issue 10.7: WRONGTYPE used to fail every request carrying this id until the key expired
+    sid = "wrongtype-abcdefghijklmnopqrstuv"
+    key = redis_prefix + sid
+    {
+        "list": lambda: client.rpush(key, "x"),
+        "hash": lambda: client.hset(key, "a", "b"),
+        "set": lambda: client.sadd(key, "x"),
+    }[kind]()
+
+    async def async_get() -> Any:
+        async_store = AsyncRedisStore.from_url(redis_url, prefix=redis_prefix)
+        try:
+            return await async_store.get(sid)
+        finally:
+            await async_store.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="coatcheck"):
+        assert store.get(sid) is None
+        assert asyncio.run(async_get()) is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.WARNING]
+    assert "wrongt" in caplog.text
+    assert sid not in caplog.text
+    assert client.type(key) == kind.encode()  # read, never changed by a get
+
+
+def test_other_response_errors_of_get_still_raise(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(key: str) -> None:
+        raise redis.exceptions.ResponseError("NOPERM this user has no permissions")
+
+    monkeypatch.setattr(store._c, "get", fail)
+    with pytest.raises(StoreError, match="store get failed"):
+        store.get("abc")
+
+
 def test_one_command_per_get_set_touch_destroy(
     store: RedisStore, client: redis.Redis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

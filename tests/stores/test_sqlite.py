@@ -3,6 +3,7 @@ embedded database owes: WAL, an expiry index, batched pruning, several processes
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -276,3 +277,35 @@ def test_two_processes_writing_one_file_lose_nothing(path: Path) -> None:
         stored = store.all()
     assert len(stored) == 2 * count
     assert all(stored[f"{p}-{n}"]["n"] == n for p in ("p1", "p2") for n in range(count))
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        '"a string"',
+        '{"user": "bob"}',
+        '{"cookie": 1}',
+        f'{{"cookie":{{}},"d":{_deep(2000)}}}',
+    ],
+    ids=["not-json", "string", "no-cookie", "cookie-not-object", "nested-2000-deep"],
+)
+def test_a_stored_value_that_is_no_record_reads_as_none_and_warns_once(
+    store: SQLiteStore, path: Path, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # issue 10.8: as Redis and PostgreSQL do (a row written by another process, or corrupted)
+    sid = "0123456789abcdefghijklmnopqrstuv"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO sessions (sid, sess, expire) VALUES (?, ?, NULL)", (sid, text))
+    conn.close()
+    with caplog.at_level(logging.WARNING, logger="coatcheck"):
+        assert store.get(sid) is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "sqlite store" in caplog.text
+    assert "012345" in caplog.text
+    assert sid not in caplog.text

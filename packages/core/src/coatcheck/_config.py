@@ -82,8 +82,8 @@ def seconds(value: float | timedelta | None, option: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        value = value.total_seconds()
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(option, f"must be a number of seconds or a timedelta, not {value!r}")
     if not math.isfinite(value):
         raise ConfigError(option, f"must be a finite number of seconds, not {value!r}")

@@ -34,7 +34,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from .._errors import ConfigError, StoreError, sid_prefix
 from ._codec import decode_record, encode_record, store_expiry, utcnow
@@ -78,6 +78,14 @@ return 1
 def scan_pattern(prefix: str) -> str:
     """``prefix*`` with the prefix's glob characters escaped, so ``a*:`` matches only itself."""
     return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
+
+
+def _wrong_type(exc: ResponseError) -> bytes:
+    """A key of another type where a session should be (``WRONGTYPE``) reads as an invalid
+    value (WARNING, a fresh session) instead of failing every request; other errors raise."""
+    if not str(exc).startswith("WRONGTYPE"):
+        raise exc
+    return b""
 
 
 @contextmanager
@@ -215,7 +223,10 @@ class RedisStore(_RedisBase):
     def get(self, sid: str) -> Record | None:
         """``GET prefix+sid``; a value that is not a session record reads as missing."""
         with _wrap_errors("get", sid):
-            raw = self._c.get(self._key(sid))
+            try:
+                raw = self._c.get(self._key(sid))
+            except ResponseError as exc:
+                raw = _wrong_type(exc)
         return self._decode(sid, raw)
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
@@ -359,7 +370,10 @@ class AsyncRedisStore(_RedisBase):
     async def get(self, sid: str) -> Record | None:
         with _wrap_errors("get", sid):
             client = await self._ready()
-            raw = await client.get(self._key(sid))
+            try:
+                raw = await client.get(self._key(sid))
+            except ResponseError as exc:
+                raw = _wrong_type(exc)
         return self._decode(sid, raw)
 
     async def set(self, sid: str, record: Mapping[str, Any]) -> None:
