@@ -122,17 +122,31 @@ class SessionCookie:
             check(value)
         object.__setattr__(self, name, value)
 
+    # Declared here, set in ``__init__`` past the checks (the defaults are valid).
+    _clock: Callable[[], datetime]
+    _expires: datetime | None
+    _original_max_age: float | None
+    path: str
+    http_only: bool
+    secure: bool | str | None
+    domain: str | None
+    same_site: bool | str | None
+    partitioned: bool | None
+    priority: str | None
+
     def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        self._expires: datetime | None = None
-        self._original_max_age: float | None = None
-        self.path: str = "/"
-        self.http_only: bool = True
-        self.secure: bool | str | None = None
-        self.domain: str | None = None
-        self.same_site: bool | str | None = None
-        self.partitioned: bool | None = None
-        self.priority: str | None = None
+        self.__dict__.update(
+            _clock=clock,
+            _expires=None,
+            _original_max_age=None,
+            path="/",
+            http_only=True,
+            secure=None,
+            domain=None,
+            same_site=None,
+            partitioned=None,
+            priority=None,
+        )
 
     @classmethod
     def from_options(
@@ -140,15 +154,17 @@ class SessionCookie:
     ) -> SessionCookie:
         """A new session's cookie; ``"auto"`` is resolved from the request's security."""
         cookie = cls(clock)
-        cookie.path = options.path
-        cookie.http_only = options.http_only
-        cookie.secure = secure if options.secure == "auto" else options.secure
-        cookie.domain = options.domain
-        cookie.same_site = (
-            ("none" if secure else "lax") if options.same_site == "auto" else options.same_site
+        cookie.__dict__.update(  # validated once in CookieOptions: no per-attribute checks
+            path=options.path,
+            http_only=options.http_only,
+            secure=secure if options.secure == "auto" else options.secure,
+            domain=options.domain,
+            same_site=(
+                ("none" if secure else "lax") if options.same_site == "auto" else options.same_site
+            ),
+            partitioned=options.partitioned,
+            priority=options.priority,
         )
-        cookie.partitioned = options.partitioned
-        cookie.priority = options.priority
         if options.expires is not None:
             cookie.expires = options.expires
         else:
