@@ -4,7 +4,7 @@ Other Python versions are installed under pyenv but hidden; expose them first:
 
     export PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0
     nox -s tests          # the whole test suite (oldest and newest Python), real servers
-    nox -s demo           # the login demo on http://127.0.0.1:8000 (SQLite store)
+    nox -s demo           # the demo page on http://127.0.0.1:8000 (SQLite store)
     nox -s lint typecheck bench dist
 """
 
@@ -47,6 +47,9 @@ BENCH_DEPS = (
     "httpx>=0.27",
     "itsdangerous",
 )
+#: The demo's browser test: Playwright for Python driving Debian's Chromium (no download).
+BROWSER_DEPS = ("playwright>=1.40",)
+BROWSER_PACKAGES = {"chromium": "chromium"}
 PYTHONS = ("3.10", "3.13")
 
 nox.options.sessions = ("lint", "typecheck", "tests")
@@ -67,14 +70,15 @@ def postgres_bindir() -> str | None:
 
 
 def ensure_servers(session: nox.Session, tools: dict[str, str] = SERVER_PACKAGES) -> None:
-    """Install redis-server and PostgreSQL with apt-get when missing (CI and fresh machines)."""
+    """Install redis-server and PostgreSQL (plus ``tools``: Chromium for the tests, wrk for the
+    benchmarks) with apt-get when missing: real servers and a real browser, never skipped in CI."""
     missing = sorted({pkg for tool, pkg in tools.items() if not shutil.which(tool)})
     if postgres_bindir() is None:
         missing.append("postgresql")
     if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        session.error(f"the store tests need {missing}; install them (apt-get install ...)")
+        session.error(f"the tests need {missing}; install them (apt-get install ...)")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
     session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
@@ -87,8 +91,8 @@ def install_workspace(session: nox.Session, *extra: str, silent: bool = True) ->
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole suite: core, stores against real Redis and PostgreSQL, adapters, examples."""
-    ensure_servers(session)
-    install_workspace(session, *TEST_DEPS)
+    ensure_servers(session, {**SERVER_PACKAGES, **BROWSER_PACKAGES})
+    install_workspace(session, *TEST_DEPS, *BROWSER_DEPS)
     bindir = postgres_bindir()
     env = {"COATCHECK_PG_BINDIR": bindir} if bindir else {}
     session.run("pytest", *session.posargs, env=env)
@@ -111,7 +115,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """The login example on http://127.0.0.1:8000, sessions in SQLite (survive a restart)."""
+    """The demo page on http://127.0.0.1:8000, sessions in SQLite (they survive a restart)."""
     # pip's own progress is shown: the first run installs for ~40 s and must not look hung.
     session.log("installing coatcheck, coatcheck-asgi, uvicorn and starlette (first run ~40 s)")
     install_workspace(session, "uvicorn>=0.30", "starlette>=0.37", silent=False)
