@@ -424,7 +424,7 @@ class Commands:
         self.out.write("\n")
         sized = summary["size_bytes"]
         table(
-            ["SIZE", "BYTES"],
+            ["RECORD SIZE", ""],
             [[k, size_text(sized[k])] for k in ("p50", "p90", "p99", "max", "total")],
             self.out,
         )
