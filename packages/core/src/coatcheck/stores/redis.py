@@ -304,7 +304,10 @@ class RedisStore(_RedisBase):
 
     def _indexed(self, user_set: str, sid: str, ttl: int, write: Callable[[Any], Any]) -> Any:
         """Index ``sid`` under ``user_set`` and run ``write(client)``: one MULTI on a server,
-        index first then the write on a cluster. Returns the write's result."""
+        index first then the write on a cluster. Returns the write's result. Every write path
+        of a record with a user goes through here (a ``set_if`` script too: ``write`` may call
+        ``script(keys=..., args=..., client=c)``; a write that did not happen leaves a stale
+        member, which readers drop)."""
         if self._cluster:
             self._index_script(keys=[user_set], args=[sid, ttl])
             return write(self._c)
