@@ -58,6 +58,25 @@ def test_touch_keeps_key_order_of_stored_record(store: MemoryStore, clock: FakeC
     assert stored["cookie"] == later["cookie"]
 
 
+@pytest.mark.parametrize("cookie_first", [True, False])
+def test_touch_rewrites_the_cookie_and_keeps_the_data_text_exactly(
+    store: MemoryStore, clock: FakeClock, cookie_first: bool
+) -> None:
+    """A touch replaces the stored cookie's JSON, wherever the cookie sits, and leaves every
+    byte of the data as it was (non-ASCII, escaped surrogates, floats, nesting)."""
+    data = {"u": "Grüße \ud800", "f": 0.1, "n": [1, {"k": None}], "e": {}, "s": '"}{,'}
+    first = make_record(clock(), 60)
+    record = {"cookie": first["cookie"], **data} if cookie_first else {**data, **first}
+    store.set("sid", record)
+    later = make_record(clock.advance(30), 60)
+    store.touch("sid", later)
+    expected = {"cookie": later["cookie"], **data} if cookie_first else {**data, **later}
+    assert store._entries["sid"].text == json.dumps(
+        expected, separators=(",", ":"), ensure_ascii=False
+    ).replace("\ud800", "\\ud800")
+    assert store.get("sid") == expected
+
+
 def test_one_request_visitors_do_not_grow_the_store(clock: FakeClock) -> None:
     """10,000 visitors with 1-minute sessions, one every 0.1 s: ~600 alive at any time."""
     store = MemoryStore(clock=clock)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import logging
 import os
 import secrets
@@ -28,11 +29,13 @@ from typing import Any, ClassVar
 from .._errors import ConfigError, InvalidRecordError
 from ._codec import (
     DEFAULT_TTL,
+    META_KEY,
     decode_record,
     decode_stored,
     encode_record,
     expires_at,
     store_expiry,
+    to_json,
     utcnow,
     validate_record,
 )
@@ -328,8 +331,12 @@ class MemoryStore(UserKeyHolder):
             return expires_at(record)
         return store_expiry(record, now, self._browser_ttl)
 
-    def _write(self, sid: str, text: str, when: datetime | None, now: datetime) -> None:
-        """Store ``text`` under ``sid`` until ``when`` (``None``: no expiry)."""
+    def _write(
+        self, sid: str, text: str, when: datetime | None, now: datetime, reindex: bool = True
+    ) -> None:
+        """Store ``text`` under ``sid`` until ``when`` (``None``: no expiry).
+
+        ``reindex=False``: the data is unchanged (a touch), so its user is too."""
         if when is not None and when <= now:
             self._remove(sid)  # stored already expired: as good as gone
             return
@@ -338,16 +345,29 @@ class MemoryStore(UserKeyHolder):
         else:
             self._make_room(now)
         self._entries[sid] = _Entry(text, when, next(self._versions))
-        if self._user_key is not None:
+        if reindex and self._user_key is not None:
             self._index(sid, text)
         if when is not None:
             heapq.heappush(self._heap, (when, sid))
             self._compact_heap()
 
     def _touch(self, sid: str, record: Mapping[str, Any], now: datetime) -> None:
-        """Replace the live entry's cookie with ``record["cookie"]`` (express's touch)."""
+        """Replace the live entry's cookie with ``record["cookie"]`` (express's touch).
+
+        The stored text starts with the cookie (as every record the core writes does): only
+        the cookie's JSON (and coatcheck's object right after it, for the deadline) is parsed,
+        to find where it ends, and the new cookie encoded; the data's text is kept as it is,
+        never decoded and encoded again.
+        """
         entry = self._live(sid, now)
-        stored = None if entry is None else decode_record(entry.text)
+        if entry is None:
+            return
+        spliced = _splice_cookie(entry.text, record["cookie"])
+        if spliced is not None:
+            text, probe = spliced
+            self._write(sid, text, self._expiry(probe, now), now, reindex=False)
+            return
+        stored = decode_record(entry.text)
         if stored is None:
             return
         stored["cookie"] = record["cookie"]
@@ -434,6 +454,36 @@ class MemoryStore(UserKeyHolder):
             return False
         del self._locks[sid]
         return held[1] > now
+
+
+#: How every record the core writes begins (express puts the cookie first, and so do we), and
+#: how coatcheck's own object follows it when there is one.
+_COOKIE_FIRST = '{"cookie":'
+_META_NEXT = "," + to_json(META_KEY) + ":"
+#: Finds where a stored object's JSON ends (a touch replaces just the cookie's text).
+_SCANNER = json.JSONDecoder()
+
+
+def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
+    """``text`` with its leading cookie replaced by ``cookie``'s JSON, and the parts of the
+    record its expiry depends on (cookie, coatcheck's object); ``None`` if the text is not
+    laid out that way (then the caller decodes the whole record)."""
+    if not text.startswith(_COOKIE_FIRST):
+        return None
+    try:
+        _, end = _SCANNER.raw_decode(text, len(_COOKIE_FIRST))
+        probe: dict[str, Any] = {"cookie": cookie}
+        if text.startswith(_META_NEXT, end):
+            probe[META_KEY], meta_end = _SCANNER.raw_decode(text, end + len(_META_NEXT))
+            if _META_NEXT in text[meta_end:]:
+                return None
+        elif _META_NEXT in text[end:]:
+            return None  # coatcheck's object elsewhere (or its name in a value): decode all
+    except ValueError:
+        return None
+    if text[end : end + 1] not in (",", "}"):
+        return None
+    return _COOKIE_FIRST + to_json(cookie) + text[end:], probe
 
 
 def _versioned(found: tuple[str, int, datetime | None] | None) -> Versioned | None:
