@@ -89,6 +89,12 @@ class Contender:
     cookie: str | None = None  # the returning visitor's Cookie header
     samples: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     round_trips: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: coatcheck imported from another checkout (``--baseline``): "before", measured alongside
+    baseline: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.key + (" (baseline)" if self.baseline else "")
 
     @property
     def bare(self) -> bool:
@@ -103,15 +109,18 @@ class Contender:
 
     @property
     def label(self) -> str:
+        label = LABELS[self.variant]
         if self.stack == "fastapi" and self.variant.startswith("coatcheck"):
-            return LABELS[self.variant] + " (SessionDep)"
-        return LABELS[self.variant]
+            label += " (SessionDep)"
+        return label + (" — before" if self.baseline else "")
 
 
-def make_contenders(only: str | None) -> list[Contender]:
+def make_contenders(only: str | None, baseline: Path | None = None) -> list[Contender]:
     contenders = []
     for key in (*ASGI_CONTENDERS, *WSGI_CONTENDERS):
         stack, _, variant = key.partition("-")
+        if baseline is not None and variant.startswith("coatcheck"):
+            contenders.append(Contender(key, stack, variant, baseline=baseline))
         contenders.append(Contender(key, stack, variant))
     if only:
         stacks = {c.stack for c in contenders if re.search(only, c.key)}
@@ -136,8 +145,13 @@ def start_server(c: Contender, redis_url: str, workdir: Path, log_dir: Path) -> 
         "BENCH_CONTENDER": c.key,
         "BENCH_REDIS_URL": redis_url,
         "BENCH_DIR": str(workdir),
+        # a baseline's packages come first on the path, ahead of the installed (editable) ones
         "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "benchmarks"), *filter(None, [os.environ.get("PYTHONPATH")])]
+            [
+                *baseline_paths(c.baseline),
+                str(ROOT / "benchmarks"),
+                *filter(None, [os.environ.get("PYTHONPATH")]),
+            ]
         ),
     }
     if SERVERS[c.stack] == "uvicorn":
@@ -152,11 +166,18 @@ def start_server(c: Contender, redis_url: str, workdir: Path, log_dir: Path) -> 
             "--bind", f"127.0.0.1:{c.port}", "--log-level", "warning", "--timeout", "120",
             "http_apps:wsgi_app()",
         ]  # fmt: skip
-    log = open(log_dir / f"{c.key}.log", "ab")  # noqa: SIM115 - owned by the child
+    log = open(log_dir / f"{c.name}.log", "ab")  # noqa: SIM115 - owned by the child
     try:
         c.process = subprocess.Popen(pinned(0, argv), env=env, stdout=log, stderr=log)
     finally:
         log.close()
+
+
+def baseline_paths(checkout: Path | None) -> list[str]:
+    """The ``src`` folders of another checkout's packages (``git worktree add /tmp/x main``)."""
+    if checkout is None:
+        return []
+    return [str(path) for path in sorted((checkout / "packages").glob("*/src"))]
 
 
 def wait_ready(c: Contender, log_dir: Path, timeout: float = 90.0) -> None:
@@ -164,7 +185,7 @@ def wait_ready(c: Contender, log_dir: Path, timeout: float = 90.0) -> None:
     assert c.process is not None
     while time.monotonic() < deadline:
         if c.process.poll() is not None:
-            raise RuntimeError(f"{c.key} exited; see {log_dir / (c.key + '.log')}")
+            raise RuntimeError(f"{c.name} exited; see {log_dir / (c.name + '.log')}")
         try:
             get(c.port, "/_bench/ops")
         except OSError:
@@ -342,7 +363,7 @@ def running(contenders: list[Contender]) -> Iterator[RedisServer]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    contenders = make_contenders(args.only)
+    contenders = make_contenders(args.only, args.baseline)
     started = time.monotonic()
     with running(contenders) as redis:
         print(f"{len(contenders)} servers up in {time.monotonic() - started:.0f}s", flush=True)
@@ -370,6 +391,7 @@ def summarise(contenders: list[Contender], args: argparse.Namespace) -> dict[str
     for c in contenders:
         row: dict[str, Any] = {
             "key": c.key,
+            "baseline": str(c.baseline) if c.baseline else None,
             "stack": c.stack,
             "server": SERVERS[c.stack],
             "label": c.label,
@@ -474,6 +496,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
             f"| {ret['p50_us'] / 1e3:.2f} / {ret['p99_us'] / 1e3:.2f} "
             f"| {round_trip_text(row, 'returning')} | {round_trip_text(row, 'new')} |"
         )
+    lines += before_after(result)
     lines += [
         "",
         "Bare rows give the bare app's own CPU µs per request and requests/s.",
@@ -485,6 +508,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
 
 
 def chart(result: dict[str, Any], path: Path) -> bool:
+    """Added CPU per request, one panel per framework (each on its own scale)."""
     try:
         import matplotlib
 
@@ -494,28 +518,79 @@ def chart(result: dict[str, Any], path: Path) -> bool:
         print("matplotlib not installed: no chart", file=sys.stderr)
         return False
     rows = [r for r in result["rows"] if not r["label"].startswith("bare")]
-    names = [f"{r['stack']}: {r['label']}" for r in rows]
-    returning = [r["returning"]["added_cpu_us"] for r in rows]
-    new = [r["new"]["added_cpu_us"] for r in rows]
-    fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.5))
-    y = range(len(rows))
-    ax.barh(
-        [i - 0.2 for i in y], returning, height=0.4, label="returning visitor (session changes)"
+    stacks = list(dict.fromkeys(r["stack"] for r in rows))
+    heights = [sum(r["stack"] == s for r in rows) + 0.8 for s in stacks]
+    fig, axes = plt.subplots(
+        len(stacks),
+        1,
+        figsize=(10, 0.45 * sum(heights) + 1.2),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
     )
-    ax.barh([i + 0.2 for i in y], new, height=0.4, label="new visitor")
-    colours = ["#b00020" if "coatcheck" in n else "black" for n in names]
-    ax.set_yticks(list(y), names)
-    for tick, colour in zip(ax.get_yticklabels(), colours):
-        tick.set_color(colour)
-    ax.invert_yaxis()
-    ax.set_xlabel("server CPU µs per request over the bare app (lower is better)")
-    ax.set_title(f"Session middleware cost over real HTTP ({result['commit']})")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    for ax, stack in zip(axes[:, 0], stacks):
+        mine = [r for r in rows if r["stack"] == stack]
+        y = range(len(mine))
+        for offset, scenario, colour, name in (
+            (-0.2, "returning", "#1f77b4", "returning visitor (session changes)"),
+            (0.2, "new", "#ff7f0e", "new visitor"),
+        ):
+            bars = ax.barh(
+                [i + offset for i in y],
+                [r[scenario]["added_cpu_us"] for r in mine],
+                height=0.4,
+                color=colour,
+                label=name,
+            )
+            for bar, row in zip(bars, mine):
+                if row.get("baseline"):
+                    bar.set_alpha(0.45)
+                    bar.set_hatch("//")
+        ax.set_yticks(list(y), [r["label"] for r in mine])
+        for tick, row in zip(ax.get_yticklabels(), mine):
+            tick.set_color("#b00020" if "coatcheck" in row["label"] else "black")
+        ax.invert_yaxis()
+        ax.set_title(f"{stack} ({mine[0]['server']})", loc="left", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.axvline(0, color="black", linewidth=0.6)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    axes[-1, 0].set_xlabel("server CPU µs per request over the bare app (lower is better)")
+    fig.suptitle(f"Session middleware cost over real HTTP ({result['commit']})")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.legend(handles, names, loc="upper right", fontsize=8, ncol=2)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def before_after(result: dict[str, Any]) -> list[str]:
+    """coatcheck's rows measured from the baseline checkout next to this one's, same pass."""
+    rows = result["rows"]
+    pairs = [
+        (before, after)
+        for before in rows
+        if before.get("baseline")
+        for after in rows
+        if after["key"] == before["key"] and not after.get("baseline")
+    ]
+    if not pairs:
+        return []
+    lines = [
+        "",
+        f"## Before / after, same pass (baseline: `{pairs[0][0]['baseline']}`)",
+        "",
+        "| stack | coatcheck + store | +CPU µs returning before → after "
+        "| +CPU µs new before → after | ÷bare returning before → after |",
+        "|---|---|--:|--:|--:|",
+    ]
+    for before, after in pairs:
+        b, a = before["returning"], after["returning"]
+        lines.append(
+            f"| {after['stack']} | {after['label']} "
+            f"| {b['added_cpu_us']:+.0f} → {a['added_cpu_us']:+.0f} "
+            f"| {before['new']['added_cpu_us']:+.0f} → {after['new']['added_cpu_us']:+.0f} "
+            f"| {b['throughput_vs_bare']:.2f} → {a['throughput_vs_bare']:.2f} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -525,6 +600,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument("--only", help="regex over contender keys (bare apps always run)")
     parser.add_argument("--label", default="", help="suffix of the result files")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git worktree add /tmp/before main`): its coatcheck is "
+        "measured in the same pass, next to this one (before/after on the same machine state)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     for tool in ("wrk",):
