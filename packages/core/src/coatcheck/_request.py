@@ -43,9 +43,15 @@ def js_time(now: datetime, what: str = "now") -> datetime:
     JavaScript dates have millisecond precision; keeping ours the same means a stored record
     reads back exactly as it was written.
     """
-    if now.tzinfo is None:
+    tz = now.tzinfo
+    if tz is None:
         raise ValueError(f"{what} must be timezone-aware")
-    return now.astimezone(timezone.utc).replace(microsecond=now.microsecond // 1000 * 1000)
+    micro = now.microsecond
+    if tz is not timezone.utc:
+        now = now.astimezone(timezone.utc)
+    elif micro % 1000 == 0:
+        return now  # already UTC at millisecond precision (a time this function returned)
+    return now.replace(microsecond=micro - micro % 1000)
 
 
 def is_secure(request: RequestReceived, proxy: bool | None) -> bool:
