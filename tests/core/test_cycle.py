@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coatcheck import (
     CookieOptions,
@@ -26,6 +28,8 @@ from coatcheck import (
     SyncSession,
 )
 from coatcheck._cookies import MAX_COOKIE_HEADER
+from coatcheck._merge import data_json
+from coatcheck.stores._codec import encode_record, to_json
 
 from .cycle import (
     EXPIRES_60,
@@ -1161,3 +1165,63 @@ def test_session_repr_shows_only_an_id_prefix() -> None:
     result = run_cycle(make_config(), handler=lambda s: s.update(a=1))
     assert repr(result.session) == f"<SyncSession {ID1[:6]}… {{'a': 1}}>"
     assert ID2 not in repr(result.session)
+
+
+def test_late_change_to_an_equal_value_of_another_type_is_saved() -> None:
+    """``1 == True`` in Python, not in JSON: the late check compares objects, then hashes."""
+    config = make_config(resave=False)
+    result = run_cycle(
+        config, handler=lambda s: s.update(a=1), after_headers=lambda s: s.update(a=True)
+    )
+    assert result.calls == [("set", ID1), ("set", ID1)]
+    assert config.store.stored(ID1)["a"] is True
+
+
+def test_late_nested_change_through_an_earlier_reference_is_saved() -> None:
+    config = make_config(resave=False)
+    kept: list[list[int]] = []
+
+    def handler(session: SyncSession) -> None:
+        session["cart"] = [1]
+        kept.append(session["cart"])
+
+    result = run_cycle(config, handler=handler, after_headers=lambda s: kept[0].append(2))
+    assert result.calls == [("set", ID1), ("set", ID1)]
+    assert config.store.stored(ID1)["cart"] == [1, 2]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    data=st.dictionaries(
+        st.text().filter(lambda k: k not in ("cookie", "_coatcheck")), json_values, max_size=4
+    ),
+    max_lifetime=st.sampled_from([None, 3600]),
+    cookie_first=st.booleans(),
+)
+def test_the_written_text_is_the_records_json(
+    data: dict[str, Any], max_lifetime: int | None, cookie_first: bool
+) -> None:
+    """The store writes the text the cycle spliced from its hash's JSON: exactly the JSON of
+    the record it hands over (express's JSON.stringify spelling), whatever the data."""
+    config = make_config(resave=False, max_lifetime=max_lifetime)
+    stored = record(**({"x": 1} if cookie_first else {}))
+    if not cookie_first:
+        stored = {"x": 1, **stored}
+    cast(Any, config.store).put(STORED_ID, stored)
+    cycle = SessionCycle(config, RequestReceived(now=NOW, cookie_header=cookie_header(STORED_ID)))
+    cycle.begin()
+    cycle.loaded(config.store.get(STORED_ID))
+    cycle.session.update(data)
+    written = cycle.encoded_record(data_json(cycle.session))
+    assert encode_record(written) == to_json(dict(written))
+    assert list(written) == list(cycle.record())

@@ -95,6 +95,7 @@ class ConditionalWrites:
     if TYPE_CHECKING:
 
         def record(self) -> dict[str, Any]: ...
+        def encoded_record(self, text: str) -> dict[str, Any]: ...
         def store_key(self, sid: str) -> str: ...
         def _set_cookie_value(self) -> str: ...
         def _clock(self) -> datetime: ...
@@ -135,14 +136,14 @@ class ConditionalWrites:
         is unknown (after this cycle's own write) it is read first.
         """
         if not self._versioned:
-            return StoreSet(key, self.record())
+            return StoreSet(key, self.encoded_record(text))
         self._writing_text, self._write_unlock, self._strict = text, unlock, strict
         self._attempts = 0
         if self._version_key != key:
-            return StoreSetIf(key, self.record(), None, unlock)
+            return StoreSetIf(key, self.encoded_record(text), None, unlock)
         if self._version is None:
             return StoreGetVersioned(key)
-        return StoreSetIf(key, self.record(), self._version, unlock)
+        return StoreSetIf(key, self.encoded_record(text), self._version, unlock)
 
     def _releasing(self, operations: tuple[StoreOperation, ...]) -> tuple[StoreOperation, ...]:
         """``operations``, plus releasing the lock unless one of them already does."""

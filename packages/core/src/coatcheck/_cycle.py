@@ -29,7 +29,7 @@ from . import _decide
 from ._config import SessionConfig
 from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
 from ._cookies import cookie_values
-from ._errors import SessionGone, sid_prefix
+from ._errors import InvalidRecordError, SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
 from ._merge import data_json, text_hash
 from ._operations import (
@@ -46,11 +46,41 @@ from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._signing import sign_session_id, unsign_cookie_value
-from .stores._codec import to_json
+from .stores._codec import EncodedRecord, to_json
 
 logger = logging.getLogger("coatcheck")
 
 S = TypeVar("S", bound=Session)
+
+#: How a record written by the core begins: its cookie, then coatcheck's own object if any.
+_COOKIE_HEAD = '{"cookie":'
+_META_HEAD = "," + to_json(META_KEY) + ":"
+
+
+#: Values that cannot change without the session itself being written (no nested mutation).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _scalar_items(data: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """The data's items if every value is an immutable scalar, else ``None``.
+
+    Such data can only change through the session's own methods, which replace a key's value
+    object: when the same key and value objects are still there, the JSON (and its hash) is
+    the same, so the late save's hash can be skipped. A nested value (a list or dict the app
+    kept a reference to) can change in place, so then the data is hashed as before.
+    """
+    items = tuple(dict.items(data))
+    for _, value in items:
+        if type(value) not in _SCALARS:
+            return None
+    return items
+
+
+def _same_items(items: tuple[tuple[str, Any], ...], data: dict[str, Any]) -> bool:
+    """``data`` still holds exactly these key and value objects, in this order."""
+    if len(items) != dict.__len__(data):
+        return False
+    return all(k is k2 and v is v2 for (k, v), (k2, v2) in zip(items, dict.items(data)))
 
 
 def data_hash(data: Mapping[str, Any]) -> str:
@@ -113,6 +143,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._saved_hash: str | None = None
         self._explicitly_saved_id: str | None = None
         self._decided_hash: str | None = None
+        #: the data at the decision when every value is an immutable scalar (see _scalar_items)
+        self._decided_items: tuple[tuple[str, Any], ...] | None = None
         self.destroyed = False
         self.unset = False
         self._init_conditional_writes(config, locking=locking)
@@ -148,6 +180,23 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         items.insert(at, ("cookie", self.cookie.to_json()))
         return dict(items)
 
+    def encoded_record(self, text: str) -> dict[str, Any]:
+        """``record()``, carrying its JSON text when it can be spliced from ``text`` (the JSON of
+        the data as it is now, just computed to hash it): the store then writes that text
+        instead of encoding the whole record again. Anything odd (the cookie not first, a
+        cookie that does not encode) is left to the store's own encoding, errors included."""
+        record = EncodedRecord(self.record())
+        if self._cookie_index == 0 and text[:1] == "{":
+            try:
+                head = _COOKIE_HEAD + to_json(record["cookie"])
+                meta = record.get(META_KEY)
+                if meta is not None:
+                    head += _META_HEAD + to_json(meta)
+            except InvalidRecordError:
+                return record
+            record.json = head + ("}" if text == "{}" else "," + text[1:])
+        return record
+
     def _meta_to_store(self) -> dict[str, Any] | None:
         lifetime = self.config.max_lifetime
         if lifetime is None or self._created is None:
@@ -175,7 +224,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             self.phase = Phase.ACTIVE
             return None
         self._lookup_keys = self.config.ids_at_rest.lookup_keys(self.cookie_id)
-        logger.debug("fetching %s", sid_prefix(self._lookup_keys[0]))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("fetching %s", sid_prefix(self._lookup_keys[0]))
         self.phase = Phase.LOADING
         return self._read(self._lookup_keys[0], first=True)
 
@@ -487,6 +537,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             else:
                 operations.append(StoreTouch(key, self.record()))
         self._decided_hash = current_hash
+        self._decided_items = _scalar_items(self.session)
         vary = self.session.accessed or set_cookie is not None
         released = self._releasing(tuple(operations))
         return self._decided(Decision(set_cookie, released, vary), cookie_note)
@@ -524,6 +575,9 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._expect(Phase.DECIDED)
         if self.destroyed or self.unset or self.interrupted or not isinstance(self.session_id, str):
             return []
+        decided_items = self._decided_items
+        if decided_items is not None and _same_items(decided_items, self.session):
+            return []  # the very same scalars as at the decision: nothing can have changed
         current_text = data_json(self.session)
         current_hash = text_hash(current_text)
         already_saved = _decide.is_saved(self.facts(current_hash))  # e.g. a late explicit save()

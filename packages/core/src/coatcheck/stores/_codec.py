@@ -69,9 +69,23 @@ def to_json(value: Any) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
+class EncodedRecord(dict[str, Any]):
+    """A record (a plain ``dict`` to any store) that also carries its JSON text, when the core
+    already had it: the cycle encodes the data once to hash it, and ``encode_record`` then
+    hands that text to the store instead of encoding the whole record a second time."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, items: Any = (), json: str | None = None) -> None:
+        super().__init__(items)
+        self.json = json
+
+
 def encode_record(record: Mapping[str, Any]) -> str:
     """The record as compact JSON, express's ``JSON.stringify`` spelling (key order kept)."""
     validate_record(record)
+    if type(record) is EncodedRecord and record.json is not None:
+        return record.json
     return to_json(record)
 
 
