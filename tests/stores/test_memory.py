@@ -337,3 +337,18 @@ def test_a_stored_value_that_is_no_record_reads_as_none_and_warns_once(
     assert "memory store" in caplog.text
     assert "012345" in caplog.text
     assert sid not in caplog.text
+
+
+def test_touch_keeps_the_stored_deadline(store: MemoryStore, clock: FakeClock) -> None:
+    """With coatcheck's object after the cookie (``max_lifetime``), a touch keeps both it and
+    the expiry it caps: the stored deadline, not the new cookie's later expiry."""
+    deadline_ms = int(clock().timestamp() * 1000) + 90_000
+    meta = {"created": deadline_ms - 3_600_000, "deadline": deadline_ms}
+    first = make_record(clock(), 60)
+    store.set("sid", {"cookie": first["cookie"], "_coatcheck": meta, "n": [1]})
+    later = make_record(clock.advance(50), 60)
+    store.touch("sid", later)
+    entry = store._entries["sid"]
+    assert json.loads(entry.text) == {"cookie": later["cookie"], "_coatcheck": meta, "n": [1]}
+    assert entry.expires is not None
+    assert int(entry.expires.timestamp() * 1000) == deadline_ms
