@@ -16,6 +16,7 @@ import hashlib
 import hmac
 from binascii import b2a_base64
 from collections.abc import Sequence
+from typing import Any
 
 from itsdangerous import Signer
 from itsdangerous.encoding import want_bytes
@@ -26,9 +27,22 @@ SIGNED_PREFIX = "s:"
 _SIGNATURE_LENGTH = 43
 
 
-def _signature(key: bytes, value: bytes) -> bytes:
+try:  # OpenSSL's HMAC object itself: keyed once, ``copy()`` is then a single C call
+    from _hashlib import hmac_new as _keyed_hmac
+except ImportError:  # pragma: no cover - Python built without OpenSSL
+    _keyed_hmac = hmac.new  # type: ignore[assignment]
+
+
+def _keyed(key: bytes) -> Any:
+    """An HMAC-SHA256 already keyed with ``key`` (the key schedule is computed here, once)."""
+    return _keyed_hmac(key, b"", "sha256")
+
+
+def _signature(keyed: Any, value: bytes) -> bytes:
     """cookie-signature's signature: standard base64 of HMAC-SHA256, no padding."""
-    return b2a_base64(hmac.digest(key, value, "sha256"), newline=False)[:_SIGNATURE_LENGTH]
+    mac = keyed.copy()
+    mac.update(value)
+    return b2a_base64(mac.digest(), newline=False)[:_SIGNATURE_LENGTH]
 
 
 class ExpressSigner(Signer):
@@ -46,7 +60,7 @@ class ExpressSigner(Signer):
             digest_method=hashlib.sha256,
         )
         #: the user's order: the first secret signs, all verify in this order (express)
-        self._keys: tuple[bytes, ...] = tuple(reversed(self.secret_keys))
+        self._keys: tuple[Any, ...] = tuple(_keyed(key) for key in reversed(self.secret_keys))
         self._signing_key = self._keys[0]
 
     def get_signature(self, value: str | bytes) -> bytes:
