@@ -113,11 +113,13 @@ def redis_prefix() -> str:
 
 @pytest.fixture
 def pg_table(postgres_conninfo: str) -> Iterator[str]:
-    """A table name no other test uses; the table is dropped afterwards if it was created."""
+    """A table name no other test uses; the table (and the store's lock table beside it) is
+    dropped afterwards if it was created."""
     import psycopg
     from psycopg import sql
 
     table = f"session_{uuid.uuid4().hex[:12]}"
     yield table
     with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        for name in (table, f"{table}_lock"):
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))

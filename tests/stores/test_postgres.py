@@ -8,13 +8,17 @@ recovery of the same store object after the server restarts.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -103,12 +107,13 @@ def _catalog(db: psycopg.Connection[Any], schema: str) -> list[tuple[Any, ...]]:
     constraints = db.execute(
         "SELECT conname, contype, condeferrable, condeferred, pg_get_constraintdef(c.oid)"
         " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = %s ORDER BY conname",
+        " JOIN pg_class t ON t.oid = c.conrelid"
+        " WHERE n.nspname = %s AND t.relname = 'session' ORDER BY conname",
         (schema,),
     ).fetchall()
     indexes = db.execute(
         "SELECT indexname, replace(indexdef, %s, '') FROM pg_indexes"
-        " WHERE schemaname = %s ORDER BY indexname",
+        " WHERE schemaname = %s AND tablename = 'session' ORDER BY indexname",
         (schema + ".", schema),
     ).fetchall()
     return [*columns, *constraints, *indexes]
@@ -133,6 +138,14 @@ def test_create_table_makes_exactly_connect_pg_simples_table(
         assert expected
         assert _catalog(db, pg_schema) == expected
         assert ("session_pkey", "p", False, False, "PRIMARY KEY (sid)") in expected
+        # The lock table is a separate, unlogged table beside it.
+        tables = db.execute(
+            "SELECT relname, relpersistence FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND relkind = 'r' ORDER BY relname",
+            (pg_schema,),
+        ).fetchall()
+        assert tables == [("session", "p"), ("session_lock", "u")]
     finally:
         db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(reference)))
 
@@ -278,26 +291,81 @@ def test_a_stored_value_that_is_no_record_reads_as_none_and_warns(
     assert list(store.all()) == ["ok"]
 
 
-def test_the_connection_time_zone_does_not_change_what_is_stored(
-    postgres_conninfo: str, db: psycopg.Connection[Any], pg_table: str, clock: FakeClock
+PG_NODE = json.loads((FIXTURES / "connect_pg_simple.json").read_text(encoding="utf-8"))
+
+
+def _node_statement(name: str, table: str) -> str:
+    """One of connect-pg-simple's statements, verbatim, on ``table``, in psycopg's style."""
+    statement: str = PG_NODE[name].replace('"session"', f'"{table}"')
+    return re.sub(r"\$(\d+)", r"%(p\1)s", statement)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Berlin"])
+def test_coatcheck_and_connect_pg_simple_agree_in_any_time_zone(
+    postgres_conninfo: str, db: psycopg.Connection[Any], pg_table: str, zone: str
 ) -> None:
-    """``expire`` is naive UTC whatever the session TimeZone (connect-pg-simple's
-    ``to_timestamp`` would store New York local time here)."""
-    with ConnectionPool(
-        postgres_conninfo,
-        open=True,
-        min_size=1,
-        kwargs={"options": "-c TimeZone=America/New_York", "autocommit": True},
-    ) as pool:
+    """Both write ``to_timestamp(epoch)`` and compare with ``to_timestamp(now)`` on connections
+    in the same TimeZone (UTC, UTC-5, UTC+1), so each sees the other's sessions live exactly as
+    long as its own: none vanishes early (New York) or outlives its cookie (Berlin)."""
+    clock = FakeClock(datetime(2026, 11, 27, 22, 56, 24, 381000, tzinfo=timezone.utc))
+    options = f"-c TimeZone={zone}"
+    kwargs = {"options": options, "autocommit": True}
+    with (
+        ConnectionPool(postgres_conninfo, open=True, min_size=1, kwargs=kwargs) as pool,
+        psycopg.connect(postgres_conninfo, **kwargs) as node,  # type: ignore[arg-type]
+    ):
+        assert node.execute("SHOW TimeZone").fetchone() == (zone,)
         store = PostgresStore(pool, table=pg_table, create_table=True, clock=clock)
-        record = make_record(clock(), 60)
-        store.set("abc", record)
-        assert store.get("abc") == record
-        clock.advance(61)
-        assert store.get("abc") is None
-    _, expire = _row(db, pg_table, "abc") or (None, None)
-    expected = _naive(clock() - timedelta(seconds=61) + timedelta(seconds=60))
-    assert timedelta(0) <= expire - expected < timedelta(seconds=1)
+
+        def node_run(name: str, *params: Any) -> list[tuple[Any, ...]]:
+            named = {f"p{n}": value for n, value in enumerate(params, start=1)}
+            cur = node.execute(_node_statement(name, pg_table), named)  # type: ignore[call-overload]
+            return cur.fetchall() if cur.description is not None else []
+
+        def node_get(sid: str) -> Any:
+            rows = node_run("get_sql", sid, math.ceil(clock().timestamp()))
+            return rows[0][0] if rows else None
+
+        ours = make_record(clock(), 60, by="coatcheck")
+        theirs = make_record(clock(), 60, by="node")
+        store.set("ours", ours)
+        expire_epoch = math.ceil((clock() + timedelta(seconds=60)).timestamp())
+        node_run("set_sql", encode_record(theirs), expire_epoch, "theirs")
+
+        # The same expiry gives the same column value: local time of the zone, as Node writes.
+        local = datetime.fromtimestamp(expire_epoch, ZoneInfo(zone)).replace(tzinfo=None)
+        assert _row(db, pg_table, "ours") == (encode_record(ours), local)
+        assert _row(db, pg_table, "theirs") == (encode_record(theirs), local)
+        versioned = store.get_versioned("theirs")
+        assert versioned is not None
+        assert versioned.expires_at == datetime.fromtimestamp(expire_epoch, timezone.utc)
+
+        clock.advance(30)
+        assert store.get("theirs") == theirs
+        assert node_get("ours") == ours
+        clock.advance(31)  # past both expiries, for both
+        assert store.get("theirs") is None
+        assert node_get("ours") is None
+        assert store.get("ours") is None
+        assert node_get("theirs") is None
+
+        # Each one's touch extends the other's live session, in the same zone.
+        clock.advance(-61)
+        later = math.ceil((clock() + timedelta(seconds=3600)).timestamp())
+        node_run("touch_sql", later, "ours")
+        store.touch("theirs", make_record(clock(), 3600, by="node"))
+        clock.advance(600)
+        assert store.get("ours") == ours
+        assert node_get("theirs") == theirs
+        clock.advance(3001)
+        assert store.get("ours") is None
+        assert node_get("theirs") is None
+        # Prune (connect-pg-simple's and ours) deletes exactly the expired rows.
+        node_run("prune_sql", math.ceil(clock().timestamp()))
+        assert store.prune() == 0
+        assert db.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pg_table))
+        ).fetchone() == (0,)
 
 
 # -- failures and outages ---------------------------------------------------------------------

@@ -32,12 +32,16 @@ def sqlite_store(
 
 
 class TestSQLiteStoreContract(StoreContract):
+    touch_updates_stored_cookie = False  # one UPDATE of expire, as connect-pg-simple's touch
+
     @pytest.fixture
     def store(self, sqlite_store: SQLiteStore) -> SQLiteStore:
         return sqlite_store
 
 
 class TestAsyncSQLiteStoreContract(AsyncStoreContract):
+    touch_updates_stored_cookie = False  # one UPDATE of expire, as connect-pg-simple's touch
+
     @pytest.fixture
     def store(self, sqlite_store: SQLiteStore) -> AsyncStore:
         return to_async(sqlite_store)

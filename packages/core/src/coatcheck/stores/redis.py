@@ -23,8 +23,11 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -34,11 +37,12 @@ import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.exceptions import RedisClusterException, RedisError, ResponseError
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from .._errors import ConfigError, StoreError, sid_prefix
 from ._codec import decode_record, encode_record, store_expiry, utcnow
-from ._protocol import Record
+from ._protocol import Record, Versioned
 from ._users import UserKeyHolder, record_user
 
 if TYPE_CHECKING:
@@ -88,6 +92,154 @@ def _wrong_type(exc: ResponseError) -> bytes:
     return b""
 
 
+class Script:
+    """A Lua script run as ``EVALSHA`` (one command), loaded by ``EVAL`` the first time a server
+    answers ``NOSCRIPT`` (a fresh server, a failover, ``SCRIPT FLUSH``)."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+
+# The concurrency capabilities (DESIGN "Concurrency"), each one script, so each is atomic on
+# the server and one round trip. KEYS[1] is always the session key, KEYS[2] (when present) its
+# lock key, which hashes to the same cluster slot. A version is the SHA-1 hex of the stored
+# bytes, so a connect-redis SET by a Node app changes it. Extending a write (e.g. an index
+# updated with the session) means adding KEYS/ARGV after the ones documented here.
+
+#: The value of KEYS[1] and its PTTL; a key of another type reads as '' (an invalid value, as
+#: ``_wrong_type``), so a stray key never fails every request. -> {value | false | '', pttl}
+_READ = """local value = redis.pcall('GET', KEYS[1])
+if type(value) == 'table' and value.err then value = '' end
+return {value, redis.call('PTTL', KEYS[1])}"""
+
+GET_VERSIONED = Script(_READ)
+
+#: The user index (DESIGN "Sessions of a user"), when a write carries a user and the user's set
+#: is in the same slot (one server): KEYS[3] is the set, ARGV[5] the session id. The same steps
+#: as ``_INDEX_LUA``: add the id, keep the set alive as long as its longest session.
+_INDEX_STEP = """
+    if KEYS[3] then
+      redis.call('SADD', KEYS[3], ARGV[5])
+      if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then
+        redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      end
+    end"""
+
+#: ARGV: expected version ('' = only if absent), value, unlock token ('' = none), ttl ms
+#: (<= 0: delete), [session id]. Writes (SET PX, or DEL for a dead record) only if the stored
+#: version is the expected one; releases the lock held under the token either way.
+#: -> 1 written, 0 refused.
+SET_IF = Script(
+    """local current = redis.call('GET', KEYS[1])
+local ok
+if ARGV[1] == '' then
+  ok = not current
+else
+  ok = current and redis.sha1hex(current) == ARGV[1]
+end
+if ok then
+  if tonumber(ARGV[4]) > 0 then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])"""
+    + _INDEX_STEP
+    + """
+  else
+    redis.call('DEL', KEYS[1])
+  end
+end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+if ok then return 1 end
+return 0"""
+)
+
+#: ARGV: token, touch ('1', or '' = none), '', touch ttl ms, [session id]. Releases the
+#: lock only if the token holds it, and only then touches (PEXPIRE: a missing key stays
+#: missing). -> 1 released, 0 not held.
+UNLOCK = Script(
+    """if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if ARGV[2] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  if tonumber(ARGV[4]) > 0 then"""
+    + _INDEX_STEP
+    + """
+  end
+end
+return 1"""
+)
+
+#: ARGV: token, lock ttl ms. -> nil if someone holds the lock, else {value | false, pttl}.
+GET_LOCKED = Script(
+    """if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+"""
+    + _READ
+)
+
+
+def _hash_tag(key: str) -> str | None:
+    """The part of ``key`` Redis Cluster hashes, if it has a hash tag (``{...}``, non-empty:
+    the first ``{`` and the first ``}`` after it); ``None`` when the whole key is hashed."""
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        return None
+    return key[start + 1 : end]
+
+
+_SLOT_TAGS: dict[int, str] = {}
+
+
+def _tag_for_slot(slot: int) -> str:
+    """A short brace-free string that hashes to ``slot`` (found once per slot, then cached)."""
+    tag = _SLOT_TAGS.get(slot)
+    if tag is None:
+        n = 0
+        while key_slot(str(n).encode()) != slot:
+            n += 1
+        tag = _SLOT_TAGS[slot] = str(n)
+    return tag
+
+
+def lock_key(key: str) -> str:
+    """The lock key of session key ``key``: it hashes to ``key``'s cluster slot, so one script
+    may use both, and begins with ``{`` so a ``SCAN`` of the session prefix never sees it.
+
+    ``{key}.lock`` when ``key`` has no ``}``; with a hash tag ``t`` in ``key``, ``{t}key.lock``
+    (same tag, same slot); otherwise (a ``}`` but no tag) a tag found for ``key``'s slot.
+    """
+    tag = _hash_tag(key)
+    if tag is None:
+        if key and "}" not in key:
+            return "{" + key + "}.lock"
+        tag = _tag_for_slot(key_slot(key.encode("utf-8", "surrogateescape")))
+    return "{" + tag + "}" + key + ".lock"
+
+
+def _version(raw: bytes | str) -> str:
+    """SHA-1 hex of the stored bytes: what ``redis.sha1hex`` gives inside ``SET_IF``."""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    return hashlib.sha1(data).hexdigest()
+
+
+def _ms(seconds: float, what: str) -> int:
+    """A positive lifetime in whole milliseconds (rounded up, at least 1)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"{what} must be a positive number of seconds, not {seconds!r}")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{what} must be a positive number of seconds, not {seconds!r}")
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _token() -> str:
+    return secrets.token_hex(16)
+
+
 @contextmanager
 def _wrap_errors(operation: str, sid: str | None) -> Iterator[None]:
     """Every client failure (connection, timeout, cluster down, ...) becomes a StoreError."""
@@ -108,6 +260,7 @@ class _RedisBase(UserKeyHolder):
         self._pattern = scan_pattern(prefix)
         self._clock: Clock = clock or utcnow
         self._owns_client = False
+        self._cluster = False
 
     def _key(self, sid: str) -> str:
         return self.prefix + sid
@@ -168,6 +321,45 @@ class _RedisBase(UserKeyHolder):
                 stale.append(member)
         return found, stale
 
+    def _versioned(self, sid: str, reply: Any, sent: datetime) -> Versioned | None:
+        """Decode a ``{value, pttl}`` script reply; ``sent`` is the clock before the call, so
+        ``expires_at`` (``sent`` + PTTL) is never later than the key's real expiry."""
+        raw, pttl = reply
+        record = self._decode(sid, raw)
+        if record is None:
+            return None
+        expires = sent + timedelta(milliseconds=pttl) if pttl >= 0 else None
+        return Versioned(record, _version(raw), expires)
+
+    def _write_args(
+        self, sid: str, record: Mapping[str, Any] | None, *argv: str
+    ) -> tuple[tuple[Any, ...], tuple[str, int] | None]:
+        """``EVALSHA`` arguments after the sha for ``SET_IF``/``UNLOCK``: KEYS, then ``argv``
+        (ARGV[1..3]), the record's ttl (ARGV[4]) and, with a user set in KEYS[3], the id
+        (ARGV[5]). Also the ``(user set, ttl)`` to index first when the user's set lives in
+        another slot (a cluster); on one server the index rides in the script."""
+        key = self._key(sid)
+        ttl = 0 if record is None else self._ttl_ms(record)
+        user_set = None if record is None or ttl <= 0 else self._record_user_set(record)
+        if user_set is not None and not self._cluster:
+            return (3, key, lock_key(key), user_set, *argv, ttl, sid), None
+        index = None if user_set is None else (user_set, ttl)
+        return (2, key, lock_key(key), *argv, ttl), index
+
+    def _set_if_args(
+        self, sid: str, record: Mapping[str, Any], version: str | None, unlock: str | None
+    ) -> tuple[tuple[Any, ...], tuple[str, int] | None]:
+        if version is not None and not isinstance(version, str):
+            raise TypeError(f"version must be a str or None, not {type(version).__name__}")
+        value = encode_record(record)  # InvalidRecordError before any I/O
+        expected = "" if version is None else version
+        return self._write_args(sid, record, expected, value, unlock or "")
+
+    def _unlock_args(
+        self, sid: str, token: str, touch: Mapping[str, Any] | None
+    ) -> tuple[tuple[Any, ...], tuple[str, int] | None]:
+        return self._write_args(sid, touch, token, "" if touch is None else "1", "")
+
     def _collect(self, keys: Sequence[bytes | str], values: Sequence[Any]) -> dict[str, Record]:
         found: dict[str, Record] = {}
         for key, raw in zip(keys, values):
@@ -224,7 +416,7 @@ class RedisStore(_RedisBase):
         """``GET prefix+sid``; a value that is not a session record reads as missing."""
         with _wrap_errors("get", sid):
             try:
-                raw = self._c.get(self._key(sid))
+                raw = self._c.execute_command("GET", self._key(sid))
             except ResponseError as exc:
                 raw = _wrong_type(exc)
         return self._decode(sid, raw)
@@ -235,11 +427,11 @@ class RedisStore(_RedisBase):
         ttl = self._ttl_ms(record)
         with _wrap_errors("set", sid):
             if ttl <= 0:
-                self._c.delete(self._key(sid))
+                self._c.execute_command("DEL", self._key(sid))
             elif (user_set := self._record_user_set(record)) is not None:
                 self._indexed(user_set, sid, ttl, lambda c: c.set(self._key(sid), value, px=ttl))
             else:
-                self._c.set(self._key(sid), value, px=ttl)
+                self._c.execute_command("SET", self._key(sid), value, "PX", ttl)
 
     def touch(self, sid: str, record: Mapping[str, Any]) -> None:
         """``PEXPIRE key ttl``: a new lifetime, the stored bytes untouched (connect-redis's
@@ -249,11 +441,63 @@ class RedisStore(_RedisBase):
             if ttl > 0 and (user_set := self._record_user_set(record)) is not None:
                 self._indexed(user_set, sid, ttl, lambda c: c.pexpire(self._key(sid), ttl))
             else:
-                self._c.pexpire(self._key(sid), ttl)
+                self._c.execute_command("PEXPIRE", self._key(sid), ttl)
 
     def destroy(self, sid: str) -> None:
         with _wrap_errors("destroy", sid):
-            self._c.delete(self._key(sid))
+            self._c.execute_command("DEL", self._key(sid))
+
+    # -- concurrency capabilities: each one command (a script or SET NX) ----------------------
+
+    def get_versioned(self, sid: str) -> Versioned | None:
+        """The record, the SHA-1 of its stored bytes and the key's expiry, in one script."""
+        sent = self._clock()
+        with _wrap_errors("get", sid):
+            reply = self._eval(GET_VERSIONED, 1, self._key(sid))
+        return self._versioned(sid, reply, sent)
+
+    def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        """Write only if the stored bytes still hash to ``version`` (``None``: only if the key
+        is absent); with ``unlock``, release that lock in the same script."""
+        args, index = self._set_if_args(sid, record, version, unlock)
+        with _wrap_errors("set", sid):
+            if index is not None:  # a cluster: the user's set first (it may over-list)
+                self._index_script(keys=[index[0]], args=[sid, index[1]])
+            return bool(self._eval(SET_IF, *args))
+
+    def lock(self, sid: str, ttl: float) -> str | None:
+        """``SET lockkey token NX PX ttl``: a token, or ``None`` if the lock is held."""
+        token, ms = _token(), _ms(ttl, "ttl")
+        with _wrap_errors("lock", sid):
+            taken = self._c.execute_command("SET", lock_key(self._key(sid)), token, "NX", "PX", ms)
+        return token if taken else None
+
+    def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        """Release the lock if ``token`` holds it; ``touch`` also refreshes the key's TTL."""
+        args, index = self._unlock_args(sid, token, touch)
+        with _wrap_errors("unlock", sid):
+            if index is not None:
+                self._index_script(keys=[index[0]], args=[sid, index[1]])
+            self._eval(UNLOCK, *args)
+
+    def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        """``lock`` then ``get_versioned`` in one script; no record unless the lock was taken."""
+        token, ms = _token(), _ms(ttl, "ttl")
+        key = self._key(sid)
+        sent = self._clock()
+        with _wrap_errors("lock", sid):
+            reply = self._eval(GET_LOCKED, 2, key, lock_key(key), token, ms)
+        if reply is None:
+            return None, None
+        return token, self._versioned(sid, reply, sent)
+
+    def _eval(self, script: Script, *args: Any) -> Any:
+        try:
+            return self._c.execute_command("EVALSHA", script.sha, *args)
+        except NoScriptError:
+            return self._c.execute_command("EVAL", script.text, *args)
 
     def all(self) -> dict[str, Record]:
         """Every live session under the prefix, by id."""
@@ -374,7 +618,7 @@ class AsyncRedisStore(_RedisBase):
         with _wrap_errors("get", sid):
             client = await self._ready()
             try:
-                raw = await client.get(self._key(sid))
+                raw = await client.execute_command("GET", self._key(sid))
             except ResponseError as exc:
                 raw = _wrong_type(exc)
         return self._decode(sid, raw)
@@ -385,13 +629,13 @@ class AsyncRedisStore(_RedisBase):
         with _wrap_errors("set", sid):
             client = await self._ready()
             if ttl <= 0:
-                await client.delete(self._key(sid))
+                await client.execute_command("DEL", self._key(sid))
             elif (user_set := self._record_user_set(record)) is not None:
                 await self._indexed(
                     client, user_set, sid, ttl, lambda c: c.set(self._key(sid), value, px=ttl)
                 )
             else:
-                await client.set(self._key(sid), value, px=ttl)
+                await client.execute_command("SET", self._key(sid), value, "PX", ttl)
 
     async def touch(self, sid: str, record: Mapping[str, Any]) -> None:
         ttl = self._ttl_ms(record)
@@ -402,12 +646,62 @@ class AsyncRedisStore(_RedisBase):
                     client, user_set, sid, ttl, lambda c: c.pexpire(self._key(sid), ttl)
                 )
             else:
-                await client.pexpire(self._key(sid), ttl)
+                await client.execute_command("PEXPIRE", self._key(sid), ttl)
 
     async def destroy(self, sid: str) -> None:
         with _wrap_errors("destroy", sid):
             client = await self._ready()
-            await client.delete(self._key(sid))
+            await client.execute_command("DEL", self._key(sid))
+
+    # -- concurrency capabilities (see RedisStore) ---------------------------------------------
+
+    async def get_versioned(self, sid: str) -> Versioned | None:
+        sent = self._clock()
+        with _wrap_errors("get", sid):
+            reply = await self._eval(GET_VERSIONED, 1, self._key(sid))
+        return self._versioned(sid, reply, sent)
+
+    async def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        args, index = self._set_if_args(sid, record, version, unlock)
+        with _wrap_errors("set", sid):
+            if index is not None:
+                await self._index_script(keys=[index[0]], args=[sid, index[1]])
+            return bool(await self._eval(SET_IF, *args))
+
+    async def lock(self, sid: str, ttl: float) -> str | None:
+        token, ms = _token(), _ms(ttl, "ttl")
+        with _wrap_errors("lock", sid):
+            client = await self._ready()
+            taken = await client.execute_command(
+                "SET", lock_key(self._key(sid)), token, "NX", "PX", ms
+            )
+        return token if taken else None
+
+    async def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        args, index = self._unlock_args(sid, token, touch)
+        with _wrap_errors("unlock", sid):
+            if index is not None:
+                await self._index_script(keys=[index[0]], args=[sid, index[1]])
+            await self._eval(UNLOCK, *args)
+
+    async def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        token, ms = _token(), _ms(ttl, "ttl")
+        key = self._key(sid)
+        sent = self._clock()
+        with _wrap_errors("lock", sid):
+            reply = await self._eval(GET_LOCKED, 2, key, lock_key(key), token, ms)
+        if reply is None:
+            return None, None
+        return token, self._versioned(sid, reply, sent)
+
+    async def _eval(self, script: Script, *args: Any) -> Any:
+        client = await self._ready()
+        try:
+            return await client.execute_command("EVALSHA", script.sha, *args)
+        except NoScriptError:
+            return await client.execute_command("EVAL", script.text, *args)
 
     async def all(self) -> dict[str, Record]:
         with _wrap_errors("all", None):

@@ -4,14 +4,24 @@ One table ``(sid TEXT PRIMARY KEY, sess TEXT, expire REAL)`` — connect-pg-simp
 ``expire`` in epoch milliseconds (``NULL`` for browser-session cookies) and an index on it so
 expired rows are skipped on read and pruned in bounded batches. Files run in WAL mode with a
 busy timeout, so several threads and several processes can share one file.
+
+Concurrency capabilities (DESIGN "Concurrency"): the version is the SHA-1 hex of the stored JSON
+text, compared inside the conditional ``UPDATE`` by a deterministic SQL function registered on
+each connection, so each write is one statement. The per-session lock is a row of a second
+table ``<table>_lock(sid, token, expire)`` taken with one ``INSERT ... ON CONFLICT ... WHERE
+expired``; the combined operations (write + unlock, unlock + touch, lock + read) run in one
+``BEGIN IMMEDIATE`` transaction, which is what "one round trip" means for a local file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import math
 import os
 import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +32,7 @@ from typing import Any, ClassVar
 
 from .._errors import ConfigError, StoreError
 from ._codec import decode_record, decode_stored, encode_record, expires_at, utcnow, validate_record
-from ._protocol import Record
+from ._protocol import Record, Versioned
 from ._users import UserKeyHolder
 
 logger = logging.getLogger("coatcheck")
@@ -36,6 +46,11 @@ _PRUNE_EVERY_WRITES = 200
 _PRUNE_BATCH_ON_WRITE = 100
 #: Idle file connections kept for reuse; more concurrent callers open (then close) extra ones.
 _MAX_IDLE_CONNECTIONS = 8
+
+
+def _sha1(text: str) -> str:
+    """The version of a stored text (also registered in SQL as ``coatcheck_sha1``)."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _epoch_ms(when: datetime) -> float:
@@ -87,23 +102,48 @@ class SQLiteStore(UserKeyHolder):
         self._shared: sqlite3.Connection | None = None
         self._writes = itertools.count(1)
         t = f'"{table}"'
-        self._sql_get = f"SELECT sess FROM {t} WHERE sid = ? AND (expire IS NULL OR expire > ?)"
+        locks = f'"{table}_lock"'
+        live = "(expire IS NULL OR expire > ?)"
+        self._sql_get = f"SELECT sess FROM {t} WHERE sid = ? AND {live}"
         self._sql_set = (
             f"INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?) "
             "ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire"
         )
-        self._sql_update = f"UPDATE {t} SET sess = ?, expire = ? WHERE sid = ?"
+        # connect-pg-simple's touch: only the expiry moves; the stored JSON (and its version)
+        # stays as it is. A missing or expired session is left alone.
+        self._sql_touch = f"UPDATE {t} SET expire = ? WHERE sid = ? AND {live}"
         self._sql_destroy = f"DELETE FROM {t} WHERE sid = ?"
-        self._sql_all = f"SELECT sid, sess FROM {t} WHERE expire IS NULL OR expire > ?"
-        self._sql_length = f"SELECT COUNT(*) FROM {t} WHERE expire IS NULL OR expire > ?"
+        self._sql_all = f"SELECT sid, sess FROM {t} WHERE {live}"
+        self._sql_length = f"SELECT COUNT(*) FROM {t} WHERE {live}"
         self._sql_clear = f"DELETE FROM {t}"
         self._sql_prune = (
             f"DELETE FROM {t} WHERE rowid IN (SELECT rowid FROM {t} WHERE expire <= ? LIMIT ?)"
         )
+        self._sql_prune_locks = f"DELETE FROM {locks} WHERE expire <= ?"
+        # Capabilities. Conditional writes, params: sid, text, expire, now (+ version).
+        self._sql_get_versioned = f"SELECT sess, expire FROM {t} WHERE sid = ? AND {live}"
+        self._sql_create_if_absent = (
+            f"INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?) "
+            "ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire "
+            f"WHERE {t}.expire IS NOT NULL AND {t}.expire <= ?"
+        )
+        self._sql_update_if = (
+            f"UPDATE {t} SET sess = ?, expire = ? "
+            f"WHERE sid = ? AND {live} AND coatcheck_sha1(sess) = ?"
+        )
+        # Params: sid, token, lock expiry, now. Changes one row iff the lock was taken.
+        self._sql_lock = (
+            f"INSERT INTO {locks} (sid, token, expire) VALUES (?, ?, ?) "
+            "ON CONFLICT (sid) DO UPDATE SET token = excluded.token, expire = excluded.expire "
+            f"WHERE {locks}.expire <= ?"
+        )
+        self._sql_unlock = f"DELETE FROM {locks} WHERE sid = ? AND token = ?"
         schema = (
             f"CREATE TABLE IF NOT EXISTS {t} "
             "(sid TEXT PRIMARY KEY NOT NULL, sess TEXT NOT NULL, expire REAL)",
             f'CREATE INDEX IF NOT EXISTS "{table}_expire_idx" ON {t} (expire)',
+            f"CREATE TABLE IF NOT EXISTS {locks} "
+            "(sid TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expire REAL NOT NULL)",
         )
         self._in_memory = self._path in (":memory:", "")
         with self._connection("open") as conn:
@@ -135,23 +175,75 @@ class SQLiteStore(UserKeyHolder):
             conn.execute(self._sql_destroy, (sid,))
 
     def touch(self, sid: str, record: Mapping[str, Any]) -> None:
-        """Replace only the stored ``cookie`` (and ``expire``); the stored data is kept.
-
-        Read and write happen in one ``BEGIN IMMEDIATE`` transaction, so a concurrent ``set``
-        from another thread or process is never overwritten by stale data. A missing or expired
-        session is left alone.
-        """
+        """A new expiry in one ``UPDATE``; the stored JSON is left as it is (as connect-redis
+        and connect-pg-simple do), so its version does not change. A missing or expired
+        session stays missing."""
         validate_record(record)
         with self._connection("touch", sid) as conn:
-            with _transaction(conn):
-                row = conn.execute(self._sql_get, (sid, self._now_ms())).fetchone()
-                stored = None if row is None else decode_record(row[0])
-                if stored is None:
-                    return
-                stored["cookie"] = record["cookie"]
-                text = encode_record(stored)
-                conn.execute(self._sql_update, (text, self._expire_ms(stored), sid))
+            conn.execute(self._sql_touch, (self._expire_ms(record), sid, self._now_ms()))
+
+    # -- concurrency capabilities -------------------------------------------------------------
+
+    def get_versioned(self, sid: str) -> Versioned | None:
+        """The record, the SHA-1 of its stored text and its ``expire``, in one ``SELECT``."""
+        with self._connection("get", sid) as conn:
+            row = conn.execute(self._sql_get_versioned, (sid, self._now_ms())).fetchone()
+        return self._versioned(sid, row)
+
+    def set_if(
+        self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
+    ) -> bool:
+        """Write only if the stored text still hashes to ``version`` (``None``: only if no live
+        row exists), in one statement; with ``unlock``, the lock goes in the same transaction."""
+        if version is not None and not isinstance(version, str):
+            raise TypeError(f"version must be a str or None, not {type(version).__name__}")
+        text = encode_record(record)
+        expire, now = self._expire_ms(record), self._now_ms()
+        params: tuple[Any, ...]
+        if version is None:
+            query, params = self._sql_create_if_absent, (sid, text, expire, now)
+        else:
+            query, params = self._sql_update_if, (text, expire, sid, now, version)
+        with self._connection("set", sid) as conn:
+            if unlock is None:
+                written = conn.execute(query, params).rowcount > 0
+            else:
+                with _transaction(conn):
+                    written = conn.execute(query, params).rowcount > 0
+                    conn.execute(self._sql_unlock, (sid, unlock))
             self._maybe_prune(conn)
+        return written
+
+    def lock(self, sid: str, ttl: float) -> str | None:
+        """Insert the lock row (or take over an expired one): a token, or ``None`` if held."""
+        token, lease = _token(), _lease_ms(ttl)
+        now = self._now_ms()
+        with self._connection("lock", sid) as conn:
+            taken = conn.execute(self._sql_lock, (sid, token, now + lease, now)).rowcount > 0
+        return token if taken else None
+
+    def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
+        """Delete the lock row if ``token`` holds it; ``touch`` then moves the expiry in the
+        same transaction (a non-holder's unlock changes nothing)."""
+        with self._connection("unlock", sid) as conn:
+            if touch is None:
+                conn.execute(self._sql_unlock, (sid, token))
+                return
+            validate_record(touch)
+            with _transaction(conn):
+                if conn.execute(self._sql_unlock, (sid, token)).rowcount:
+                    params = (self._expire_ms(touch), sid, self._now_ms())
+                    conn.execute(self._sql_touch, params)
+
+    def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
+        """``lock`` and, if taken, ``get_versioned`` in one transaction."""
+        token, lease = _token(), _lease_ms(ttl)
+        now = self._now_ms()
+        with self._connection("lock", sid) as conn, _transaction(conn):
+            if conn.execute(self._sql_lock, (sid, token, now + lease, now)).rowcount == 0:
+                return None, None
+            row = conn.execute(self._sql_get_versioned, (sid, now)).fetchone()
+        return token, self._versioned(sid, row)
 
     def all(self) -> dict[str, Record]:
         """Every live session keyed by id."""
@@ -260,6 +352,17 @@ class SQLiteStore(UserKeyHolder):
         return _epoch_ms(self._clock())
 
     @staticmethod
+    def _versioned(sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
+        if row is None:
+            return None
+        text, expire = row
+        record = decode_stored(text, sid, "sqlite")
+        if record is None:
+            return None
+        expires = None if expire is None else _EPOCH + timedelta(milliseconds=expire)
+        return Versioned(record, _sha1(text), expires)
+
+    @staticmethod
     def _expire_ms(record: Mapping[str, Any]) -> float | None:
         when = expires_at(record)
         return None if when is None else _epoch_ms(when)
@@ -285,6 +388,7 @@ class SQLiteStore(UserKeyHolder):
         )
         try:
             conn.execute("PRAGMA synchronous = NORMAL")  # durable with WAL, minus fsync per write
+            conn.create_function("coatcheck_sha1", 1, _sha1, deterministic=True)
         except BaseException:
             conn.close()
             raise
@@ -332,6 +436,17 @@ class SQLiteStore(UserKeyHolder):
                 self._idle.append(conn)
                 return
         conn.close()
+
+
+def _token() -> str:
+    return secrets.token_hex(16)
+
+
+def _lease_ms(ttl: float) -> float:
+    """A lock's lifetime in ms; ``ValueError`` unless a positive, finite number of seconds."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < math.inf:
+        raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+    return ttl * 1000.0
 
 
 @contextmanager
