@@ -556,3 +556,23 @@ def test_postgres_version_is_md5_of_the_stored_text(
         row = conn.execute(query.format(sql.Identifier(pg_table)), (SID,)).fetchone()
     assert row is not None
     assert loaded.version == hashlib.md5(row[0].encode()).hexdigest()
+
+
+def test_conditional_writes_keep_the_user_index(backend: Backend) -> None:
+    """set_if and unlock(touch=) index the session's user as set/touch do (ops' index)."""
+    b, clock = backend, backend.clock
+
+    async def scenario(store: Any) -> None:
+        store.index_users("uid")
+        assert await b.call(store, "set_if", SID, make_record(clock(), 60, uid="bob"), None)
+        assert list(await b.call(store, "sessions_of", "bob")) == [SID]
+        token, loaded = await b.call(store, "get_locked", SID, 30)
+        moved = make_record(clock(), 60, uid="alice")
+        assert await b.call(store, "set_if", SID, moved, loaded.version, unlock=token)
+        assert list(await b.call(store, "sessions_of", "alice")) == [SID]
+        assert await b.call(store, "sessions_of", "bob") == {}
+        token = await b.call(store, "lock", SID, 30)
+        await b.call(store, "unlock", SID, token, touch=make_record(clock(), 3600, uid="alice"))
+        assert list(await b.call(store, "sessions_of", "alice")) == [SID]
+
+    _run(b, scenario)
