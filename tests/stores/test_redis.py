@@ -218,10 +218,11 @@ def test_a_key_of_the_wrong_type_reads_as_an_invalid_record_sync_and_async(
 def test_other_response_errors_of_get_still_raise(
     store: RedisStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(key: str) -> None:
+    def fail(*args: Any, **options: Any) -> None:
         raise redis.exceptions.ResponseError("NOPERM this user has no permissions")
 
-    monkeypatch.setattr(store._c, "get", fail)
+    # The store sends every command through execute_command (its one path to the wire).
+    monkeypatch.setattr(store._c, "execute_command", fail)
     with pytest.raises(StoreError, match="store get failed"):
         store.get("abc")
 
