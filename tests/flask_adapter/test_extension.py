@@ -27,7 +27,7 @@ def settings(**config: Any) -> Callable[[Flask], None]:
 def config_of(app: Flask) -> SessionConfig:
     interface = app.session_interface
     assert isinstance(interface, coatcheck_flask.CoatcheckSessionInterface)
-    return interface.driver.config
+    return interface.driver(app).config
 
 
 def client_for(configure: Callable[[Flask], None], clock: Clock, **options: Any) -> Any:

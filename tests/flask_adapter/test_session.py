@@ -89,8 +89,12 @@ def test_explicit_save_writes_once(make_rig: MakeRig) -> None:
     assert rig.store.calls == [("set", "id1")]
 
 
+def no_refresh(app: Flask) -> None:
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+
+
 def test_touch_resets_the_expiry(make_rig: MakeRig) -> None:
-    rig = make_rig(cookie={"max_age": 60})
+    rig = make_rig(no_refresh, cookie={"max_age": 60})
     cookie = rig.visit()
     rig.clock.advance(30)
     resp = rig.get("/touch", cookie=cookie)

@@ -148,6 +148,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self.destroyed = False
         self.unset = False
         self._init_conditional_writes(config, locking=locking)
+        self._resend = False  # send the cookie at the end whatever express's rules say
+        self._discarded = False  # the response failed: nothing is saved or sent
 
     # -- helpers -------------------------------------------------------------------------------
     def _clock(self) -> datetime:
@@ -447,6 +449,29 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         """express ``touch``: reset ``max_age``; no store call."""
         self.cookie.reset_max_age()
 
+    @property
+    def stored(self) -> bool:
+        """The current id has a record in the store: it was loaded from it, or this cycle wrote
+        it (Django's ``session_key`` exists only then)."""
+        sid = self.session_id
+        return (
+            not self.destroyed
+            and not self.interrupted
+            and isinstance(sid, str)
+            and sid in (self.cookie_id, self._saved_id, self._explicitly_saved_id)
+        )
+
+    def resend_cookie(self) -> None:
+        """Send the cookie at the end as ``rolling`` would, for this session only: a cookie
+        attribute changed (Flask's ``permanent``), or Flask's refresh-each-request."""
+        self._resend = True
+
+    def discard(self) -> None:
+        """The response failed (Django: a 5xx): save nothing and send no new cookie. Store
+        effects already run (``save()``, ``destroy()``) stay, as does a destroyed session's
+        expiring cookie."""
+        self._discarded = True
+
     def set_unset(self) -> None:
         """The app removed the session (``scope["session"] = None``, ``del request.session``)."""
         self.unset = True
@@ -471,7 +496,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             expires_set=self.cookie.expires is not None,
             explicitly_saved=self._explicitly_saved_id == self.session_id,
             resave=self.config.resave,
-            rolling=self.config.rolling,
+            rolling=self.config.rolling or self._resend,
             save_uninitialized=self.config.save_uninitialized,
         )
 
@@ -495,6 +520,9 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             released = self._releasing(())
             decision = Decision(clearing, released, vary_cookie=True)
             return self._decided(decision, "clearing Set-Cookie")
+        if self._discarded:
+            released = self._releasing(())
+            return self._decided(Decision(None, released, vary_cookie=self.session.accessed))
         if self.unset:
             if self.config.unset == "destroy" and isinstance(self.session_id, str):
                 logger.debug("unset: destroying %s", self.id_prefix)
@@ -573,7 +601,10 @@ class SessionCycle(ConditionalWrites, Generic[S]):
     def late_operations(self) -> list[StoreOperation]:
         """After the headers went out: save again if a streaming handler changed the data."""
         self._expect(Phase.DECIDED)
-        if self.destroyed or self.unset or self.interrupted or not isinstance(self.session_id, str):
+        if (
+            self.destroyed or self.unset or self.interrupted or self._discarded
+            or not isinstance(self.session_id, str)
+        ):
             return []
         decided_items = self._decided_items
         if decided_items is not None and _same_items(decided_items, self.session):

@@ -58,6 +58,12 @@ class Session(dict[str, Any]):
         """The request cycle that owns this session (for adapters)."""
         return self._cycle
 
+    @property
+    def modified(self) -> bool:
+        """express's ``isModified``, now: the id or the data changed since creation or load
+        (found by hashing the data, so nested changes count; Starlette's ``Session.modified``)."""
+        return self._cycle.is_modified()
+
     def mark_accessed(self) -> None:
         """Starlette's hook: the app read the session."""
         self.accessed = True
@@ -122,12 +128,15 @@ class Session(dict[str, Any]):
         return super().setdefault(key, default)
 
     def pop(self, key: str, *default: Any) -> Any:
-        self.accessed = True
+        # As Starlette counts it: popping a key that is not there is no use of the session.
+        if dict.__contains__(self, key):
+            self.accessed = True
         return super().pop(key, *default)
 
     def popitem(self) -> tuple[str, Any]:
+        item = super().popitem()  # KeyError on an empty session: not a use (Starlette)
         self.accessed = True
-        return super().popitem()
+        return item
 
     def clear(self) -> None:
         self.accessed = True

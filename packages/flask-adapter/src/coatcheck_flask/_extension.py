@@ -1,8 +1,11 @@
-"""The Flask extension: gather the options, validate them once, install the session interface.
+"""The Flask extension: gather the options, validate them, install the session interface.
 
 Options come from three places, later ones winning: the app's ``SECRET_KEY`` and
 ``SESSION_COOKIE_*`` settings (so switching to coatcheck never drops a security setting),
-``app.config["COATCHECK"]``, and the keyword arguments of ``Session(...)``.
+``app.config["COATCHECK"]``, and the keyword arguments of ``Session(...)``. Flask reads its
+settings on every request, so settings changed after ``Session(app)`` must apply: the config is
+validated at ``init_app`` and resolved again at the first request, then cached until one of the
+settings it was built from changes (one tuple comparison per request).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from coatcheck import ConfigError, CookieOptions, SessionConfig, SyncDriver, check_option_names
+from coatcheck.stores import MemoryStore
 
 from ._interface import CoatcheckSessionInterface
 from ._session import FlaskSession
@@ -21,6 +25,21 @@ if TYPE_CHECKING:
     from flask import Flask
 
 _COOKIE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(CookieOptions)}
+#: Every ``app.config`` key the options are built from (a change rebuilds the config).
+SETTINGS = (
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "COATCHECK",
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_PATH",
+    "APPLICATION_ROOT",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_PARTITIONED",
+    "SESSION_REFRESH_EACH_REQUEST",
+)
 
 
 def flask_secret(app: Flask) -> list[str | bytes]:
@@ -88,11 +107,42 @@ def flask_options(app: Flask, explicit: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+class AppSessions:
+    """One app's driver, rebuilt when a setting it was built from changes.
+
+    The store is fixed when the app is initialised (an explicit one, or one ``MemoryStore`` per
+    app), so a rebuild never loses sessions. ``refresh``: Flask's
+    ``SESSION_REFRESH_EACH_REQUEST``, i.e. ``rolling`` for permanent sessions, unless the
+    ``rolling`` option was given.
+    """
+
+    def __init__(self, app: Flask, explicit: Mapping[str, Any]) -> None:
+        self.explicit = explicit
+        self.default_store = MemoryStore()
+        self._key: tuple[Any, ...] | None = None
+        self._driver: SyncDriver[FlaskSession] | None = None
+        self.refresh = False
+        self.driver(app)  # ConfigError now, at start-up
+
+    def driver(self, app: Flask) -> SyncDriver[FlaskSession]:
+        key = tuple(app.config.get(name) for name in SETTINGS)
+        if self._driver is None or key != self._key:
+            options = flask_options(app, self.explicit)
+            options.setdefault("store", self.default_store)
+            self.refresh = "rolling" not in options and bool(
+                app.config.get("SESSION_REFRESH_EACH_REQUEST", True)
+            )
+            self._driver = SyncDriver(SessionConfig.from_options(**options), FlaskSession)
+            self._key = key
+        return self._driver
+
+
 class Session:
     """express-session for Flask: ``Session(app, **opts)`` or ``Session(**opts).init_app(app)``.
 
     Takes the keyword options of ``coatcheck.SessionConfig.from_options``; they are validated
-    when the app is initialised (``ConfigError``). The app's settings are read then, too.
+    when the app is initialised (``ConfigError``), and the app's settings are read again at the
+    first request and whenever they change.
     """
 
     def __init__(self, app: Flask | None = None, **options: Any) -> None:
@@ -102,9 +152,7 @@ class Session:
 
     def init_app(self, app: Flask) -> None:
         """Install coatcheck as ``app.session_interface``."""
-        config = SessionConfig.from_options(**flask_options(app, self.options))
-        driver: SyncDriver[FlaskSession] = SyncDriver(config, FlaskSession)
-        app.session_interface = CoatcheckSessionInterface(driver, self.now)
+        app.session_interface = CoatcheckSessionInterface(AppSessions(app, self.options), self.now)
         app.extensions["coatcheck"] = self
 
     def now(self) -> datetime:

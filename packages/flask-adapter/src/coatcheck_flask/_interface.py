@@ -12,15 +12,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 
-from coatcheck import Phase, RequestReceived, SyncDriver, vary_with_cookie
+from coatcheck import ConfigError, Phase, RequestReceived, SyncDriver, vary_with_cookie
 
 from ._session import FlaskSession, OutsideCookiePathSession
 
 if TYPE_CHECKING:
     from flask import Flask
     from flask.wrappers import Request, Response
+
+    from ._extension import AppSessions
 
 
 def server_scheme(environ: dict[str, Any]) -> str:
@@ -51,17 +53,30 @@ class CoatcheckSessionInterface(SessionInterface):
 
     null_session_class = OutsideCookiePathSession
 
-    def __init__(self, driver: SyncDriver[FlaskSession], now: Callable[[], datetime]) -> None:
-        self.driver = driver
+    def __init__(self, sessions: AppSessions, now: Callable[[], datetime]) -> None:
+        self.sessions = sessions
         self.now = now
 
-    def open_session(self, app: Flask, request: Request) -> FlaskSession | None:
+    def driver(self, app: Flask) -> SyncDriver[FlaskSession]:
+        """The driver for the app's current settings."""
+        return self.sessions.driver(app)
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         """Load the session; ``None`` (Flask's null session) outside the cookie path."""
-        cycle = self.driver.begin(request_received(request, self.now()))
+        try:
+            driver = self.driver(app)
+        except ConfigError as exc:
+            if exc.option != "secret":
+                raise
+            return NullSession()  # as Flask: no secret key, no session (its message says so)
+        cycle = driver.begin(request_received(request, self.now()))
         if cycle is None:
             return None
-        cycle.session.permanent_lifetime = app.permanent_session_lifetime
-        return cycle.session
+        session = cycle.session
+        session.driver = driver
+        session.permanent_lifetime = app.permanent_session_lifetime
+        session.refresh = self.sessions.refresh
+        return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """Decide, run the store operations, then write ``Set-Cookie`` and ``Vary``."""
@@ -69,8 +84,10 @@ class CoatcheckSessionInterface(SessionInterface):
             # Flask calls this again for the error response after open_session or a previous
             # save_session raised: the session is already finished (or was never opened).
             return
-        cycle = session.cycle
-        decision = self.driver.end(cycle, self.now())
+        cycle, driver = session.cycle, session.driver
+        if session.permanent and session.refresh:
+            cycle.resend_cookie()  # SESSION_REFRESH_EACH_REQUEST: rolling, for permanent ones
+        decision = driver.end(cycle, self.now())
         if decision.vary_cookie:
             existing = ", ".join(response.headers.getlist("Vary")) or None
             response.headers["Vary"] = vary_with_cookie(existing)
@@ -81,4 +98,4 @@ class CoatcheckSessionInterface(SessionInterface):
         if response.is_streamed:
             # A streamed body (stream_with_context) may still change the session: save it
             # again once the body is done, as express does on res.end.
-            response.call_on_close(lambda: self.driver.end_late(cycle))
+            response.call_on_close(lambda: driver.end_late(cycle))

@@ -13,7 +13,7 @@ from typing import Any
 from flask.globals import request_ctx
 from flask.sessions import NullSession, SessionMixin
 
-from coatcheck import SessionCycle, SyncSession
+from coatcheck import SessionCycle, SyncDriver, SyncSession
 
 
 class FlaskSession(SyncSession, SessionMixin):
@@ -26,6 +26,11 @@ class FlaskSession(SyncSession, SessionMixin):
     #: What ``permanent = True`` gives the cookie; the interface sets the app's
     #: ``PERMANENT_SESSION_LIFETIME`` on every session it opens.
     permanent_lifetime: timedelta = timedelta(days=31)
+    #: ``SESSION_REFRESH_EACH_REQUEST`` (and no ``rolling`` option): a permanent session's
+    #: cookie is re-sent on every response.
+    refresh: bool = False
+    #: The driver that opened it (the one for the app's settings at that request).
+    driver: SyncDriver[FlaskSession]
 
     def __init__(self, cycle: SessionCycle[Any]) -> None:
         super().__init__(cycle)
@@ -39,10 +44,12 @@ class FlaskSession(SyncSession, SessionMixin):
     @permanent.setter
     def permanent(self, value: bool) -> None:
         # An expiry already set (cookie.max_age, or a max_age option) is kept as it is.
-        if value and self.cookie.expires is None:
-            self.cookie.max_age = self.permanent_lifetime
-        elif not value:
-            self.cookie.max_age = None
+        if bool(value) == self.permanent:
+            return
+        self.cookie.max_age = self.permanent_lifetime if value else None
+        # The browser must learn the new lifetime (express re-sends a same-id cookie only with
+        # rolling, or with a data change when the cookie has an expiry).
+        self.cycle.resend_cookie()
 
     @property
     def new(self) -> bool:  # type: ignore[override]
