@@ -63,7 +63,6 @@ def test_session_is_a_dict_of_the_data() -> None:
         lambda s: s.__setitem__("c", 3),
         lambda s: s.__delitem__("a"),
         lambda s: s.pop("a"),
-        lambda s: s.pop("missing", None),
         lambda s: s.popitem(),
         lambda s: s.setdefault("c", 3),
         lambda s: s.clear(),
@@ -78,6 +77,29 @@ def test_every_read_and_write_marks_the_session_accessed(use: Callable[[Session]
     session.accessed = False
     use(session)
     assert session.accessed
+
+
+def test_popping_a_missing_key_is_not_a_use_as_in_starlette() -> None:
+    session = fresh_session()
+    session.accessed = False
+    assert session.pop("missing", None) is None
+    with pytest.raises(KeyError):
+        session.pop("missing")
+    assert not session.accessed
+
+
+def test_modified_is_express_is_modified() -> None:
+    seen: list[bool] = []
+
+    def handler(session: SyncSession) -> None:
+        seen.append(session.modified)
+        session["a"] = 1
+        seen.append(session.modified)
+        del session["a"]
+        seen.append(session.modified)  # back to the data it was created with (a hash)
+
+    run_cycle(make_config(), handler=handler)
+    assert seen == [False, True, False]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ expiry API onto the session cookie, and every method has its native coroutine.""
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -71,13 +73,30 @@ def test_cycle_key_keeps_the_data_under_a_new_id(store: MemoryStore) -> None:
     assert SessionStore(session.session_key)["cart"] == 3
 
 
-def test_flush_empties_the_session_under_a_new_id(store: MemoryStore) -> None:
+def test_flush_destroys_and_data_added_later_gets_a_new_id(store: MemoryStore) -> None:
     session = saved(user=7)
     old_id = session.id
     session.flush()
-    assert session.id != old_id
+    assert session.session_key is None  # as Django: no record, no key
     assert dict(session.items()) == {}
     assert store.get(old_id) is None
+    assert store.length() == 0
+    session["note"] = "bye"
+    session.save()
+    assert session.id != old_id
+    assert session.session_key is not None
+    assert store.get(session.id) == {"cookie": ANY, "note": "bye"}
+
+
+def test_a_new_session_has_an_id_but_no_key_until_it_is_stored(store: MemoryStore) -> None:
+    session = SessionStore()
+    session["a"] = 1
+    assert session.id is not None and session.session_key is None
+    assert not session.is_empty()  # data, no key: Django's is_empty() is False
+    session.save()
+    assert session.session_key is not None
+    session.clear()
+    assert not session.is_empty()  # a key, no data: still not empty (Django)
 
 
 def test_create_saves_the_data_under_a_new_id_and_leaves_the_old(store: MemoryStore) -> None:

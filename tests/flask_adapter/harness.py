@@ -129,6 +129,12 @@ class FlaskScenarioClient:
         )
 
 
+def express_refresh(app: Flask) -> None:
+    """Flask's SESSION_REFRESH_EACH_REQUEST (default on) re-sends permanent cookies on every
+    response; the scenarios pin express's rules, so it is off here."""
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+
+
 def make_client(options: dict[str, Any]) -> FlaskScenarioClient:
     """The harness entry point: a client over a fresh app wired with ``options``."""
-    return FlaskScenarioClient(make_app(options))
+    return FlaskScenarioClient(make_app(options, configure=express_refresh))

@@ -44,6 +44,50 @@ _JSON = "Stores: Serialisation is JSON — never pickle"
 _EXPRESS = "Follow the reference behaviour everywhere"
 
 DIFFERENCES: tuple[Difference, ...] = (
+    # -- Django ----------------------------------------------------------------------------------
+    Difference(
+        "django",
+        r"^CoatcheckSessionTests::test_session_key_valid_string_saved$",
+        "An unsigned value poked into the private `_session_key` is never adopted: "
+        "`session_key` is the signed cookie value",
+        "Unsigned ids are never adopted",
+    ),
+    Difference(
+        "django",
+        r"^SessionMiddlewareTests::test_session_delete_on_end",
+        "The expiring Set-Cookie of a logout is express's (`sessionid=; Path=/; Expires=Thu, "
+        "01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax`), not Django's `Max-Age=0` form",
+        _SET_COOKIE,
+    ),
+    Difference(
+        "django",
+        r"^SessionMiddlewareTests::test_secure_session_cookie$",
+        "A `Secure` cookie is not sent in answer to a plain-HTTP request (express: "
+        "\"not secured\"); the session is still saved",
+        _EXPRESS,
+    ),
+    Difference(
+        "django",
+        r"^SessionMiddlewareTests::test_empty_session_saved$",
+        "Sessions live in coatcheck's store as express's records, not in "
+        "`django.contrib.sessions`' `Session` table",
+        "Wire and storage formats (express-compatible by default)",
+    ),
+    Difference(
+        "django",
+        r"^SessionMiddlewareTests::test_session_update_error_redirect$",
+        "A `request.session` replaced by the view is taken as data (`request.session = {...}`); "
+        "a session object of another engine is not saved through its own backend",
+        "Unset and replace",
+    ),
+    Difference(
+        "django",
+        r"^(ClientTest::test_(logout_cookie_sessions|sessions_app_is_not_installed|"
+        r"view_with_login_when_sessions_app_is_not_installed)|SessionEngineTests::test_login)$",
+        "With coatcheck's middleware installed, `SESSION_ENGINE` must be "
+        "`\"coatcheck_django\"` (`ConfigError`); the test switches to another engine",
+        'SESSION_ENGINE = "coatcheck_django"',
+    ),
     # -- Flask -----------------------------------------------------------------------------------
     Difference(
         "flask",

@@ -51,6 +51,8 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
         self._cycle: Cycle | None = cycle
         self._pending: StoreOperation | None = None  # the load (a StoreGet or versioned)
         self._orphan: dict[str, Any] = {}  # a detached session's data
+        self._flushed = False  # flush() destroyed it; data added later makes a new session
+        self._fixed_expiry = False  # set_expiry(datetime): a date, not a sliding lifetime
         if cycle is None and not detached:
             config = load_config()
             self._cycle = SessionCycle(config, synthetic_request(config, session_key), Session)
@@ -131,14 +133,28 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
     def __bool__(self) -> bool:
         return True  # a Django session is always truthy (the test client relies on it)
 
+    def _revive(self, *, always: bool = False) -> None:
+        """After ``flush()``: a session that gets data (or an explicit save) is a new one."""
+        cycle = self._cycle
+        if self._flushed and cycle is not None and (always or dict.__len__(cycle.session)):
+            self._flushed = False
+            cycle.regenerate(keep_data=True)  # the old id is destroyed already: no store call
+
     # -- the key ----------------------------------------------------------------------------------
     @property
     def session_key(self) -> str | None:
-        """The signed cookie value (what the cookie carries); ``None`` once destroyed/detached."""
+        """The signed cookie value (what the cookie carries), as Django's: ``None`` until a
+        record exists in the store (a new session has an ``.id`` but no key) and after
+        ``flush()``. Before the lazy load, the key it was built with."""
         cycle = self._cycle
-        if cycle is None or cycle.destroyed or cycle.phase is Phase.OUT_OF_SCOPE:
+        if cycle is None or cycle.phase is Phase.OUT_OF_SCOPE:
             return None
-        sid = cycle.cookie_id if self._pending is not None else cycle.session_id
+        if self._pending is not None:
+            sid: Any = cycle.cookie_id
+        elif cycle.stored:
+            sid = cycle.session_id
+        else:
+            return None
         return cycle.config.cookie_value(sid) if isinstance(sid, str) and sid else None
 
     def __repr__(self) -> str:

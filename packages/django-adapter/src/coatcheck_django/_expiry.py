@@ -3,7 +3,12 @@
 Django keeps a ``_session_expiry`` key in the data; coatcheck keeps the expiry where express
 does, in the session's cookie, so the stored record stays express's. ``set_expiry(0)`` makes a
 browser-session cookie, a number or ``timedelta`` a lifetime in seconds (sliding, as every
-express lifetime), a ``datetime`` a fixed date, ``None`` the configured default.
+express lifetime, and as Django's integer expiry), a ``datetime`` a fixed date, ``None`` the
+configured default (read from the settings as they are now, as Django does).
+
+Answers are Django's, exact: a lifetime is reported as the lifetime (``get_expiry_age()`` of a
+fresh session is ``SESSION_COOKIE_AGE``, the date is ``modification + lifetime``); a date as the
+date. The cookie's JSON rounds to milliseconds only when it is stored.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ._base import BoundSession
+from ._settings import load_config
 
 
 def _aware(when: datetime) -> datetime:
@@ -29,14 +35,15 @@ class ExpiryMethods(BoundSession):
         if cycle is None:
             return
         cookie = cycle.cookie
+        self._fixed_expiry = False
         if value is None:
-            options = cycle.config.cookie_options_for(cycle.request.request)
+            options = load_config().cookie_options_for(cycle.request.request)
             if options.expires is not None:
-                cookie.expires = options.expires
+                cookie.expires, self._fixed_expiry = options.expires, True
             else:
                 cookie.max_age = options.max_age_seconds
         elif isinstance(value, datetime):
-            cookie.expires = _aware(value)
+            cookie.expires, self._fixed_expiry = _aware(value), True
         elif not value:  # 0 or timedelta(0): expire at browser close
             cookie.max_age = None
         else:
@@ -51,10 +58,13 @@ class ExpiryMethods(BoundSession):
         """Seconds left; ``SESSION_COOKIE_AGE`` for a browser-session cookie, as in Django."""
         if "expiry" in kwargs:
             return int(super().get_expiry_age(**kwargs))
-        expires = self._expires()
-        if expires is None:
+        cycle = self._active()
+        if cycle is None or cycle.cookie.expires is None:
             return int(self.get_session_cookie_age())
-        delta = expires - _aware(kwargs.get("modification") or timezone.now())
+        lifetime = cycle.cookie.original_max_age
+        if not self._fixed_expiry and lifetime is not None:
+            return int(lifetime)
+        delta = cycle.cookie.expires - _aware(kwargs.get("modification") or timezone.now())
         return delta.days * 86400 + delta.seconds
 
     async def aget_expiry_age(self, **kwargs: Any) -> int:
@@ -64,9 +74,14 @@ class ExpiryMethods(BoundSession):
     def get_expiry_date(self, **kwargs: Any) -> datetime:
         if "expiry" in kwargs:
             return super().get_expiry_date(**kwargs)  # type: ignore[no-any-return]
-        expires = self._expires()
-        if expires is None:
+        cycle = self._active()
+        if cycle is None or cycle.cookie.expires is None:
             return super().get_expiry_date(expiry=None, **kwargs)  # type: ignore[no-any-return]
+        lifetime = cycle.cookie.original_max_age
+        if not self._fixed_expiry and lifetime is not None:
+            modification = kwargs.get("modification") or timezone.now()
+            return modification + timedelta(seconds=lifetime)  # type: ignore[no-any-return]
+        expires = cycle.cookie.expires
         return expires if settings.USE_TZ else timezone.make_naive(expires)
 
     async def aget_expiry_date(self, **kwargs: Any) -> datetime:
@@ -82,7 +97,3 @@ class ExpiryMethods(BoundSession):
     async def aget_expire_at_browser_close(self) -> bool:
         await self._aactive()
         return self.get_expire_at_browser_close()
-
-    def _expires(self) -> datetime | None:
-        cycle = self._active()
-        return None if cycle is None else cycle.cookie.expires

@@ -26,6 +26,7 @@ from coatcheck import (
     Session,
     SessionCycle,
     SyncDriver,
+    cookie_values,
     vary_with_cookie,
 )
 
@@ -34,24 +35,32 @@ from ._settings import engine_session_store, load_config
 from ._store import SessionStore
 
 Cycle = SessionCycle[Session]
+_BOUND = "_coatcheck_cycle"  # request attribute: the cycle and session process_request made
 
 
-def cookie_headers(request: Any) -> str | list[str] | None:
+def cookie_headers(request: Any, name: str) -> str | list[str] | None:
     """The raw Cookie header(s). Under ASGI each one is read from the scope: HTTP/2 browsers send
-    one header per cookie and Django (before ticket #36399) joins them with ",", not "; "."""
+    one header per cookie and Django (before ticket #36399) joins them with ",", not "; ".
+    A value of our cookie put into ``request.COOKIES`` by code before us (a test, a middleware)
+    is seen too, after the browser's own."""
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping):
         headers = scope.get("headers", ())
-        return [value.decode("latin1") for name, value in headers if name.lower() == b"cookie"]
-    return request.META.get("HTTP_COOKIE")  # type: ignore[no-any-return]
+        raw: Any = [value.decode("latin1") for key, value in headers if key.lower() == b"cookie"]
+    else:
+        raw = request.META.get("HTTP_COOKIE")
+    parsed = request.__dict__.get("COOKIES")  # only if already parsed: no work otherwise
+    if parsed and name in parsed and parsed[name] not in cookie_values(raw, name):
+        raw = [*([raw] if isinstance(raw, str) else raw or []), f"{name}={parsed[name]}"]
+    return raw  # type: ignore[no-any-return]
 
 
-def request_facts(request: Any) -> RequestReceived:
+def request_facts(request: Any, name: str) -> RequestReceived:
     """What the core needs to know about a Django request."""
     meta = request.META
     return RequestReceived(
         now=datetime.now(timezone.utc),
-        cookie_header=cookie_headers(request),
+        cookie_header=cookie_headers(request, name),
         path=request.path,
         # The scheme the server itself saw (WSGI url_scheme / ASGI scope), before
         # SECURE_PROXY_SSL_HEADER; is_secure() is Django's verdict, used when proxy=None.
@@ -81,48 +90,60 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        cycle = self.driver.begin(request_facts(request))
-        session = self._attach(request, cycle)
-        response = self.get_response(request)
-        if cycle is None:
-            return response
-        self._note_replacement(request, cycle, session)
-        self._apply(response, self.driver.end(cycle, datetime.now(timezone.utc)))
-        self._save_after_streaming(response, cycle)
-        return response
+        self.process_request(request)
+        return self.process_response(request, self.get_response(request))
 
     async def __acall__(self, request: Any) -> Any:
-        cycle = await self.async_driver.begin(request_facts(request))
-        session = self._attach(request, cycle)
+        cycle = await self.async_driver.begin(request_facts(request, self.config.name))
+        self._attach(request, cycle)
         response = await self.get_response(request)
-        if cycle is None:
-            return response
-        self._note_replacement(request, cycle, session)
-        self._apply(response, await self.async_driver.end(cycle, datetime.now(timezone.utc)))
-        self._save_after_streaming(response, cycle)
+        cycle = self._before_end(request, response)
+        if cycle is not None:
+            self._apply(response, await self.async_driver.end(cycle, datetime.now(timezone.utc)))
+            self._save_after_streaming(response, cycle)
+        return response
+
+    # -- Django's middleware hooks (so decorator_from_middleware works) -------------------------
+    def process_request(self, request: Any) -> None:
+        """Load the session (sync store); ``request.session`` is bound to it."""
+        self._attach(request, self.driver.begin(request_facts(request, self.config.name)))
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        """Decide and save before the response is returned (store failures are a 500)."""
+        cycle = self._before_end(request, response)
+        if cycle is not None:
+            self._apply(response, self.driver.end(cycle, datetime.now(timezone.utc)))
+            self._save_after_streaming(response, cycle)
         return response
 
     # -- translation ----------------------------------------------------------------------------
-    def _attach(self, request: Any, cycle: Cycle | None) -> SessionStore:
+    def _attach(self, request: Any, cycle: Cycle | None) -> None:
         """``request.session``: bound to the cycle, or detached outside the cookie path."""
-        session = (
-            self.SessionStore(detached=True) if cycle is None else self.SessionStore(cycle=cycle)
-        )
-        request.session = session
-        return session
+        if cycle is None:
+            request.session = self.SessionStore(detached=True)
+            return
+        request.session = session = self.SessionStore(cycle=cycle)
+        request.__dict__[_BOUND] = (cycle, session)
 
     @staticmethod
-    def _note_replacement(request: Any, cycle: Cycle, session: SessionStore) -> None:
-        """``del request.session`` unsets; ``request.session = {...}`` replaces the data."""
+    def _before_end(request: Any, response: Any) -> Cycle | None:
+        """The cycle to decide, with what the view did that the core must know: a replaced or
+        deleted ``request.session``, data after ``flush()``, a 5xx (saves nothing, as Django)."""
+        cycle, session = request.__dict__.pop(_BOUND, (None, None))
+        if cycle is None:
+            return None
         current = getattr(request, "session", None)
         if current is session or getattr(current, "_cycle", None) is cycle:
-            return
-        if current is None:
+            session._revive()
+        elif current is None:
             cycle.set_unset()
         elif isinstance(current, (SessionBase, Mapping)):
             cycle.replace(dict(current.items()))
         else:
             raise TypeError(f"request.session must be a session or a mapping, not {current!r}")
+        if response.status_code >= 500:
+            cycle.discard()
+        return cycle
 
     def _apply(self, response: Any, decision: Decision) -> None:
         if decision.set_cookie is not None:

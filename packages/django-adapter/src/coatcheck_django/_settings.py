@@ -102,6 +102,9 @@ def options_from_settings() -> dict[str, Any]:
     options.setdefault("name", settings.SESSION_COOKIE_NAME)
     # contrib.auth keeps the user's id here: logins are indexed with no configuration.
     options.setdefault("user_key", "_auth_user_id")
+    if getattr(settings, "SESSION_SAVE_EVERY_REQUEST", False):
+        options.setdefault("rolling", True)  # Django saves and re-sends the cookie every time
+        options.setdefault("resave", True)
     options["cookie"] = with_cookie_defaults(options.get("cookie"))
     options["store"] = resolve_store(options.get("store"), options.pop("store_options", None))
     return options

@@ -7,10 +7,10 @@ Django                        coatcheck (express)
 ============================  ===========================================================
 ``save(must_create=False)``   ``save()``: written now, not repeated at the end
 ``cycle_key()``               ``regenerate(keep_data=True)``: new id, data kept (login)
-``flush()``                   ``clear()`` + ``regenerate()``: new id, no data (logout)
+``flush()``                   ``destroy()``; data added later gets a new id (logout)
 ``delete()``                  ``destroy()``; ``delete(key)`` destroys that (verified) id
 ``create()``                  a new id for the current data, saved now
-``load()`` / ``exists(key)``  the store's ``get``
+``load()`` / ``exists(key)``  the store's ``get`` (``load()``: the stored data, or ``{}``)
 ``clear_expired()``           the store's ``prune()``, when it has one
 ============================  ===========================================================
 
@@ -19,6 +19,7 @@ Each has its native ``a``-prefixed coroutine, as do ``regenerate``/``destroy``/`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError
@@ -35,10 +36,17 @@ from coatcheck import (
     sessions_of,
     sessions_of_async,
 )
+from coatcheck.stores._codec import META_KEY
 from coatcheck.stores._users import user_id
 
 from ._expiry import ExpiryMethods
 from ._settings import load_config
+
+
+def _stored_data(record: Any) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        return {}
+    return {key: value for key, value in record.items() if key not in ("cookie", META_KEY)}
 
 
 class SessionStore(ExpiryMethods):
@@ -103,13 +111,13 @@ class SessionStore(ExpiryMethods):
         cycle = self._active()
         if cycle is not None:
             self._settle(cycle.regenerate(keep_data=keep_data, renew=renew))
-        self.modified = True
+        self.modified, self._flushed = True, False
 
     async def aregenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
         cycle = await self._aactive()
         if cycle is not None:
             await self._asettle(cycle.regenerate(keep_data=keep_data, renew=renew))
-        self.modified = True
+        self.modified, self._flushed = True, False
 
     def destroy(self) -> None:
         """Delete the session from the store now; the browser is told to forget the cookie."""
@@ -146,6 +154,7 @@ class SessionStore(ExpiryMethods):
         cycle = self._active()
         if cycle is None:
             return
+        self._revive(always=True)
         if must_create and self._run([StoreGet(cycle.store_key(cycle.session_id))]) != [None]:
             raise CreateError
         self._settle(cycle.save())
@@ -154,6 +163,7 @@ class SessionStore(ExpiryMethods):
         cycle = await self._aactive()
         if cycle is None:
             return
+        self._revive(always=True)
         if must_create and await self._arun([StoreGet(cycle.store_key(cycle.session_id))]) != [
             None
         ]:
@@ -168,30 +178,39 @@ class SessionStore(ExpiryMethods):
         await self.aregenerate(keep_data=True)
 
     def flush(self) -> None:
+        """Logout: the record is destroyed now; unless the session gets data again in this
+        request, nothing is stored and the cookie is expired (as Django)."""
         self.clear()
-        self.regenerate()
+        self.destroy()
+        self._flushed = True
 
     async def aflush(self) -> None:
         (await self._aget_session()).clear()
-        await self.aregenerate()
+        self.modified = True
+        await self.adestroy()
+        self._flushed = True
 
     def clear(self) -> None:
         self._session.clear()
         self.modified = True
 
     def is_empty(self) -> bool:
-        """No session id worth a cookie and no data (Django's own middleware's test)."""
-        return self.session_key is None or (self._pending is None and not self._session)
+        """Django's test: no ``session_key`` and no data."""
+        if self.session_key is not None:
+            return False
+        return self._pending is not None or not self._data(self._cycle)
 
     def create(self) -> None:
         cycle = self._active()
         if cycle is not None:
+            self._flushed = False
             cycle.regenerate(keep_data=True)  # Django's create() leaves the old record alone,
             self._settle(cycle.save())  # so its StoreDestroy is not run; cycle_key() does run it
 
     async def acreate(self) -> None:
         cycle = await self._aactive()
         if cycle is not None:
+            self._flushed = False
             cycle.regenerate(keep_data=True)
             await self._asettle(cycle.save())
 
@@ -231,10 +250,23 @@ class SessionStore(ExpiryMethods):
         return any(record is not None for record in await run_async(config.async_store, gets))
 
     def load(self) -> dict[str, Any]:
-        return self._get_session()
+        """Django's ``load()``: the data stored for this session (``{}`` if none)."""
+        if self._pending is not None:
+            return self._get_session()  # the lazy first load
+        cycle = self._cycle
+        if cycle is None or not isinstance(cycle.session_id, str):
+            return {}
+        (record,) = self._run([StoreGet(cycle.store_key(cycle.session_id))])
+        return _stored_data(record)
 
     async def aload(self) -> dict[str, Any]:
-        return await self._aget_session()
+        if self._pending is not None:
+            return await self._aget_session()
+        cycle = self._cycle
+        if cycle is None or not isinstance(cycle.session_id, str):
+            return {}
+        (record,) = await self._arun([StoreGet(cycle.store_key(cycle.session_id))])
+        return _stored_data(record)
 
     @classmethod
     def clear_expired(cls) -> None:
