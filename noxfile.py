@@ -6,6 +6,7 @@ Other Python versions are installed under pyenv but hidden; expose them first:
     nox -s tests          # the whole test suite (oldest and newest Python), real servers
     nox -s demo           # the demo page on http://127.0.0.1:8000 (SQLite store)
     nox -s lint typecheck bench dist
+    nox -s peers          # the frameworks' own session tests against the adapters
 """
 
 from __future__ import annotations
@@ -96,6 +97,39 @@ def tests(session: nox.Session) -> None:
     bindir = postgres_bindir()
     env = {"COATCHECK_PG_BINDIR": bindir} if bindir else {}
     session.run("pytest", *session.posargs, env=env)
+
+
+#: The frameworks the peers session runs against: the newest releases and the oldest supported
+#: (DESIGN: Django >= 4.2, Flask >= 3). Starlette's suite runs with the newest only.
+PEER_FRAMEWORKS = {
+    "newest": ("django", "flask", "starlette", "httpx2"),  # Starlette's own tests use httpx2
+    "oldest": ("django==4.2.*", "flask==3.0.*", "werkzeug==3.0.*"),
+}
+PEER_SUITES = {"newest": ("django", "flask", "starlette"), "oldest": ("django", "flask")}
+
+
+@nox.session
+@nox.parametrize(("python", "frameworks"), [("3.13", "newest"), ("3.10", "oldest")])
+def peers(session: nox.Session, frameworks: str) -> None:
+    """Django's, Flask's and Starlette's own session tests, unchanged, against the adapters.
+
+    The sdists of the installed versions are cached in ~/.cache/coatcheck-peers (or
+    $COATCHECK_PEERS_CACHE); deliberate differences are strict xfails (tests/peers/expected.py).
+    """
+    # Editable installs without build isolation: pip re-resolving hatchling for each of the four
+    # packages on every run was most of this session's time.
+    session.install("hatchling", "editables")
+    session.install(
+        "--no-build-isolation",
+        *[arg for pkg in PACKAGES for arg in ("-e", pkg.split("[")[0])],
+        "pytest>=8",
+        "httpx>=0.27",
+        *PEER_FRAMEWORKS[frameworks],
+    )
+    suites = [arg for arg in session.posargs if not arg.startswith("-")]
+    options = [arg for arg in session.posargs if arg.startswith("-")]
+    wanted = [s for s in PEER_SUITES[frameworks] if not suites or s in suites]
+    session.run("python", "-m", "tests.peers.run", *wanted, *options)
 
 
 @nox.session(python="3.11")

@@ -33,6 +33,7 @@ class Suite:
     members: tuple[str, ...]  # folders or files under the sdist's top directory
     conftest_at: str  # where the wiring conftest goes, relative to the top directory
     targets: tuple[str, ...]  # what pytest runs, relative to the top directory
+    options: tuple[str, ...] = ()  # upstream's own pytest options (warning filters)
 
 
 SUITES = {
@@ -61,6 +62,11 @@ SUITES = {
         ("tests/__init__.py", "tests/conftest.py", "tests/types.py", "tests/middleware"),
         "tests/conftest.py",
         ("tests/middleware/test_session.py",),
+        (  # from Starlette's pyproject.toml
+            "-W",
+            "ignore:Using `httpx` with `starlette.testclient` is deprecated"
+            ":starlette.exceptions.StarletteDeprecationWarning",
+        ),
     ),
 }
 
@@ -128,7 +134,7 @@ def run(suite: Suite, pytest_args: list[str]) -> int:
     env = {**os.environ, "PYTHONPATH": str(root), "COATCHECK_PEERS_SUITE": suite.name}
     command = [
         sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(root),
-        "-p", "peers_expected", *suite.targets, *pytest_args,
+        "-p", "peers_expected", *suite.options, *suite.targets, *pytest_args,
     ]  # fmt: skip
     return subprocess.run(command, cwd=root, env=env).returncode
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import FileResponse, StreamingHttpResponse
@@ -82,6 +83,9 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         # Django's own __init__ would import SESSION_ENGINE blindly; only the mixin's async
         # detection is wanted (it marks us a coroutine function when get_response is one).
         MiddlewareMixin.__init__(self, get_response)
+        self.async_mode = iscoroutinefunction(get_response)  # Django 4.2's mixin has no such
+        if self.async_mode:  # attribute; 5.x sets it the same way
+            markcoroutinefunction(self)
         self.SessionStore: type[SessionStore] = engine_session_store()
         self.config = load_config()  # ConfigError here, at start-up
         self.driver = SyncDriver(self.config, Session)
