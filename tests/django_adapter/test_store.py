@@ -4,9 +4,8 @@ expiry API onto the session cookie, and every method has its native coroutine.""
 
 from __future__ import annotations
 
-from unittest.mock import ANY
-
 from datetime import datetime, timedelta, timezone
+from unittest.mock import ANY
 
 import pytest
 from django.contrib.sessions.backends.base import CreateError, SessionBase
@@ -91,7 +90,8 @@ def test_flush_destroys_and_data_added_later_gets_a_new_id(store: MemoryStore) -
 def test_a_new_session_has_an_id_but_no_key_until_it_is_stored(store: MemoryStore) -> None:
     session = SessionStore()
     session["a"] = 1
-    assert session.id is not None and session.session_key is None
+    assert session.id is not None
+    assert session.session_key is None
     assert not session.is_empty()  # data, no key: Django's is_empty() is False
     session.save()
     assert session.session_key is not None

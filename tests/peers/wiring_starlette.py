@@ -19,7 +19,7 @@ from coatcheck_asgi import SessionMiddleware as CoatcheckMiddleware
 from tests.upstream_conftest import *  # noqa: F403  (upstream's fixtures, unchanged)
 
 
-def SessionMiddleware(  # noqa: N802  (it stands in for a class)
+def SessionMiddleware(
     app: Any,
     secret_key: Any,
     session_cookie: str = "session",
@@ -48,7 +48,7 @@ def SessionMiddleware(  # noqa: N802  (it stands in for a class)
     )
 
 
-def Session(data: dict[str, Any] | None = None) -> AsyncSession:  # noqa: N802
+def Session(data: dict[str, Any] | None = None) -> AsyncSession:
     """A coatcheck session as loaded from the store with ``data``."""
     config = SessionConfig.from_options(secret="example", resave=False, save_uninitialized=False)
     header = f"{config.name}={config.cookie_value('a-stored-session-id')}"

@@ -11,7 +11,13 @@ from test_client_regress.tests import LoginTests, SessionEngineTests, SessionTes
 
 import coatcheck_django
 
-__all__ = ["ClientTest", "LoginTests", "SessionEngineTests", "SessionMiddlewareTests", "SessionTests"]
+__all__ = [
+    "ClientTest",
+    "LoginTests",
+    "SessionEngineTests",
+    "SessionMiddlewareTests",
+    "SessionTests",
+]
 
 
 class CoatcheckSessionTests(SessionTestsMixin, SimpleTestCase):

@@ -602,7 +602,10 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         """After the headers went out: save again if a streaming handler changed the data."""
         self._expect(Phase.DECIDED)
         if (
-            self.destroyed or self.unset or self.interrupted or self._discarded
+            self.destroyed
+            or self.unset
+            or self.interrupted
+            or self._discarded
             or not isinstance(self.session_id, str)
         ):
             return []

@@ -16,6 +16,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.deprecation import MiddlewareMixin
@@ -133,9 +134,10 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     def _before_end(request: Any, response: Any) -> Cycle | None:
         """The cycle to decide, with what the view did that the core must know: a replaced or
         deleted ``request.session``, data after ``flush()``, a 5xx (saves nothing, as Django)."""
-        cycle, session = request.__dict__.pop(_BOUND, (None, None))
-        if cycle is None:
+        bound: tuple[Cycle, SessionStore] | None = request.__dict__.pop(_BOUND, None)
+        if bound is None:
             return None
+        cycle, session = bound
         current = getattr(request, "session", None)
         if current is session or getattr(current, "_cycle", None) is cycle:
             session._revive()
@@ -150,6 +152,11 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         return cycle
 
     def _apply(self, response: Any, decision: Decision) -> None:
+        if decision.interrupted:  # deleted elsewhere while this request ran: as Django does
+            raise SessionInterrupted(
+                "The request's session was deleted before the request completed. "
+                "The user may have logged out in a concurrent request, for example."
+            )
         if decision.set_cookie is not None:
             response.cookies[self.config.name] = ExactMorsel(decision.set_cookie)
         if decision.vary_cookie:

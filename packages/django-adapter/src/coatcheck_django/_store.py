@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from coatcheck import (
     SessionCookie,
+    SessionGone,
     SessionInfo,
     StoreDestroy,
     StoreGet,
@@ -157,7 +158,10 @@ class SessionStore(ExpiryMethods):
         self._revive(always=True)
         if must_create and self._run([StoreGet(cycle.store_key(cycle.session_id))]) != [None]:
             raise CreateError
-        self._settle(cycle.save())
+        try:
+            self._settle(cycle.save(strict=True))
+        except SessionGone as exc:  # deleted elsewhere (a logout): never resurrected
+            raise UpdateError from exc
 
     async def asave(self, must_create: bool = False) -> None:
         cycle = await self._aactive()
@@ -168,7 +172,10 @@ class SessionStore(ExpiryMethods):
             None
         ]:
             raise CreateError
-        await self._asettle(cycle.save())
+        try:
+            await self._asettle(cycle.save(strict=True))
+        except SessionGone as exc:
+            raise UpdateError from exc
 
     # -- Django ---------------------------------------------------------------------------------
     def cycle_key(self) -> None:
