@@ -262,3 +262,38 @@ def test_redis_user_set_lives_as_long_as_its_longest_session(redis_url: str) -> 
         finally:
             store.clear()
             client.delete(user_set, f"coatcheck-users:{prefix}bob")
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_redis_index_survives_a_script_flush(redis_url: str, use_async: bool) -> None:
+    """The index script goes by EVALSHA in the write's MULTI; a server that forgot it (a
+    restart, SCRIPT FLUSH) gets it loaded again and the write is not lost."""
+    import redis
+
+    from coatcheck.stores import AsyncRedisStore, RedisStore
+
+    prefix = f"coatcheck-test:{uuid.uuid4().hex[:12]}:"
+    with redis.Redis.from_url(redis_url) as client:
+        try:
+            client.script_flush()
+            if use_async:
+                astore = AsyncRedisStore.from_url(redis_url, prefix=prefix)
+                astore.index_users("uid")
+
+                async def write_and_read() -> dict[str, Any]:
+                    await astore.set("s", make_record(now(), 60, uid="ada"))
+                    found: dict[str, Any] = await astore.sessions_of("ada")
+                    await astore.aclose()
+                    return found
+
+                found = asyncio.run(write_and_read())
+            else:
+                store = RedisStore(client, prefix=prefix)
+                store.index_users("uid")
+                store.set("s", make_record(now(), 60, uid="ada"))
+                found = store.sessions_of("ada")
+            assert sorted(found) == ["s"]
+            assert client.get(f"{prefix}s") is not None
+        finally:
+            RedisStore(client, prefix=prefix).clear()
+            client.delete(f"coatcheck-users:{prefix}ada")

@@ -79,6 +79,9 @@ return 1
 """
 
 
+_INDEX_SHA = hashlib.sha1(_INDEX_LUA.encode(), usedforsecurity=False).hexdigest()
+
+
 def scan_pattern(prefix: str) -> str:
     """``prefix*`` with the prefix's glob characters escaped, so ``a*:`` matches only itself."""
     return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*"
@@ -547,18 +550,26 @@ class RedisStore(_RedisBase):
         return len(victims)
 
     def _indexed(self, user_set: str, sid: str, ttl: int, write: Callable[[Any], Any]) -> Any:
-        """Index ``sid`` under ``user_set`` and run ``write(client)``: one MULTI on a server,
-        index first then the write on a cluster. Returns the write's result. Every write path
-        of a record with a user goes through here (a ``set_if`` script too: ``write`` may call
-        ``script(keys=..., args=..., client=c)``; a write that did not happen leaves a stale
-        member, which readers drop)."""
+        """Index ``sid`` under ``user_set`` and run ``write(client)``: one MULTI on a server
+        (one round trip: the index script goes by EVALSHA, loaded again after a server
+        restart), index first then the write on a cluster. Returns the write's result. Every
+        write path of a record with a user goes through here (a ``set_if`` script too:
+        ``write`` may queue it on the pipeline it is given; a write that did not happen leaves
+        a stale member, which readers drop)."""
         if self._cluster:
             self._index_script(keys=[user_set], args=[sid, ttl])
             return write(self._c)
-        pipe = self._c.pipeline(transaction=True)
-        self._index_script(keys=[user_set], args=[sid, ttl], client=pipe)
-        write(pipe)
-        return pipe.execute()[1]
+        for attempt in range(2):
+            pipe = self._c.pipeline(transaction=True)
+            pipe.evalsha(_INDEX_SHA, 1, user_set, sid, ttl)
+            write(pipe)
+            try:
+                return pipe.execute()[1]
+            except NoScriptError:  # the server forgot the script (restart, SCRIPT FLUSH)
+                if attempt:
+                    raise
+                self._c.script_load(_INDEX_LUA)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close the client if ``from_url`` created it; a client you passed in stays yours."""
@@ -764,10 +775,17 @@ class AsyncRedisStore(_RedisBase):
         if self._cluster:
             await self._index_script(keys=[user_set], args=[sid, ttl])
             return await write(client)
-        pipe = client.pipeline(transaction=True)
-        await self._index_script(keys=[user_set], args=[sid, ttl], client=pipe)
-        write(pipe)
-        return (await pipe.execute())[1]
+        for attempt in range(2):
+            pipe = client.pipeline(transaction=True)
+            pipe.evalsha(_INDEX_SHA, 1, user_set, sid, ttl)
+            write(pipe)
+            try:
+                return (await pipe.execute())[1]
+            except NoScriptError:
+                if attempt:
+                    raise
+                await client.script_load(_INDEX_LUA)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:
         """Close the client if ``from_url`` created it; a client you passed in stays yours."""
