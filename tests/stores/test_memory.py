@@ -17,12 +17,16 @@ from coatcheck.testing import AsyncStoreContract, FakeClock, StoreContract, make
 
 
 class TestMemoryStoreContract(StoreContract):
+    reports_expiry = True  # get_versioned reports the entry's expiry
+
     @pytest.fixture
     def store(self, clock: FakeClock) -> MemoryStore:
         return MemoryStore(clock=clock)
 
 
 class TestAsyncMemoryStoreContract(AsyncStoreContract):
+    reports_expiry = True  # get_versioned reports the entry's expiry
+
     @pytest.fixture
     def store(self, clock: FakeClock) -> AsyncStore:
         return to_async(MemoryStore(clock=clock))
@@ -30,6 +34,8 @@ class TestAsyncMemoryStoreContract(AsyncStoreContract):
 
 class TestCappedMemoryStoreContract(StoreContract):
     """A cap far above what the suite stores must change nothing."""
+
+    reports_expiry = True  # get_versioned reports the entry's expiry
 
     @pytest.fixture
     def store(self, clock: FakeClock) -> MemoryStore:

@@ -39,6 +39,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class TestPostgresStoreContract(StoreContract):
+    reports_expiry = True  # get_versioned reports the expire column
     touch_updates_stored_cookie = False  # connect-pg-simple's touch: the expire column only
     expiry_resolution = 1.0  # connect-pg-simple's expire: whole seconds, rounded up
 
@@ -52,6 +53,7 @@ class TestPostgresStoreContract(StoreContract):
 
 
 class TestAsyncPostgresStoreContract(AsyncStoreContract):
+    reports_expiry = True  # get_versioned reports the expire column
     touch_updates_stored_cookie = False  # connect-pg-simple's touch: the expire column only
     expiry_resolution = 1.0  # connect-pg-simple's expire: whole seconds, rounded up
 

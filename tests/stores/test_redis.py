@@ -34,6 +34,7 @@ DAY_MS = 86_400_000
 
 
 class TestRedisStoreContract(StoreContract):
+    reports_expiry = True  # get_versioned reports the key's PTTL
     server_side_expiry = True
     touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
 
@@ -46,6 +47,7 @@ class TestRedisStoreContract(StoreContract):
 
 
 class TestRedisClusterStoreContract(StoreContract):
+    reports_expiry = True  # get_versioned reports the key's PTTL
     server_side_expiry = True
     touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
 
@@ -62,6 +64,7 @@ class TestRedisClusterStoreContract(StoreContract):
 
 
 class TestAsyncRedisStoreContract(AsyncStoreContract):
+    reports_expiry = True  # get_versioned reports the key's PTTL
     server_side_expiry = True
     touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
 
@@ -77,6 +80,7 @@ class TestAsyncRedisStoreContract(AsyncStoreContract):
 
 
 class TestAsyncRedisClusterStoreContract(AsyncStoreContract):
+    reports_expiry = True  # get_versioned reports the key's PTTL
     server_side_expiry = True
     touch_updates_stored_cookie = False  # connect-redis's touch: EXPIRE only, JSON as is
 

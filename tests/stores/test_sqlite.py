@@ -33,6 +33,7 @@ def sqlite_store(
 
 class TestSQLiteStoreContract(StoreContract):
     touch_updates_stored_cookie = False  # one UPDATE of expire, as connect-pg-simple's touch
+    reports_expiry = True  # get_versioned reports the expire column
 
     @pytest.fixture
     def store(self, sqlite_store: SQLiteStore) -> SQLiteStore:
@@ -41,6 +42,7 @@ class TestSQLiteStoreContract(StoreContract):
 
 class TestAsyncSQLiteStoreContract(AsyncStoreContract):
     touch_updates_stored_cookie = False  # one UPDATE of expire, as connect-pg-simple's touch
+    reports_expiry = True  # get_versioned reports the expire column
 
     @pytest.fixture
     def store(self, sqlite_store: SQLiteStore) -> AsyncStore:

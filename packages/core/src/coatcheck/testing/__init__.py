@@ -27,6 +27,10 @@ without ``cookie.expires``, default one day as connect-redis); ``wire_samples`` 
 the Node store writes, for the raw hooks); ``time_zone`` (every test runs with ``TZ`` set to it,
 default ``"America/New_York"``, so naive local-time arithmetic fails); ``max_loop_stall``
 (async stores: the longest the event loop may be held by one call, default 0.2 s).
+``reports_expiry = True`` when ``get_versioned``'s ``expires_at`` is the store's own expiry
+(``touch_after``; a ``get_with_expiry`` method claims it by itself). The lifetime rules
+(``_lifetimes.py``) check that expiries hold to the millisecond and that ``max_lifetime``'s
+deadline is never passed, not even by a touch.
 
 Optional methods (``touch``, ``all``, ``length``, ``clear``, ``prune``), the concurrency
 capabilities (``get_versioned``, ``set_if``, ``lock``, ``unlock``, ``get_locked``) and the
@@ -45,7 +49,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("coatcheck.testing._contract", "coatcheck.testing._harness")
+pytest.register_assert_rewrite(
+    "coatcheck.testing._contract", "coatcheck.testing._harness", "coatcheck.testing._lifetimes"
+)
 
 from ._clock import FakeClock  # noqa: E402 (after the assert-rewrite registration)
 from ._contract import AsyncStoreContract, StoreContract  # noqa: E402

@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 import secrets
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -25,30 +25,19 @@ from ._harness import (
     HALF_DAY,
     LONG,
     Harness,
+    Scenario,
     StoreView,
     gathered,
     in_threads,
     in_time_zone,
     run_sync,
+    scenario,
     sync_sleep,
 )
+from ._lifetimes import LifetimeContract
 from ._records import EXPRESS_SAMPLES, retime
 
-Scenario = Callable[[Any, Harness], Coroutine[Any, Any, None]]
-TestMethod = Callable[[Any, Any, FakeClock], None]
-
-
-def _scenario(body: Scenario) -> TestMethod:
-    """Make ``body`` a test method taking the ``store`` and ``clock`` fixtures."""
-
-    def test(self: _ContractBase, store: Any, clock: FakeClock) -> None:
-        self._drive(body, store, clock)
-
-    # Not functools.wraps: pytest would follow __wrapped__ and ask for a fixture named "h".
-    test.__name__ = body.__name__
-    test.__qualname__ = body.__qualname__
-    test.__doc__ = body.__doc__
-    return test
+_scenario = scenario
 
 
 def _sid() -> str:
@@ -75,7 +64,7 @@ def _user_data(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "cookie"}
 
 
-class _ContractBase:
+class _ContractBase(LifetimeContract):
     #: True when expiry is enforced by a server's own clock (Redis TTL): expiry tests then use
     #: ~0.3 s lifetimes and real waits instead of advancing the ``clock`` fixture.
     server_side_expiry: ClassVar[bool] = False

@@ -86,6 +86,17 @@ class StoreView:
     async def clear(self) -> None:
         await self._call("clear")
 
+    async def get_with_expiry(self, sid: str) -> tuple[dict[str, Any], datetime | None] | None:
+        """The optional expiry-reporting read (``touch_after``), its answer checked."""
+        result = await self._call("get_with_expiry", sid)
+        if result is None:
+            return None
+        record, when = result
+        assert when is None or (isinstance(when, datetime) and when.tzinfo is not None), (
+            f"get_with_expiry's expiry must be an aware datetime or None, not {when!r}"
+        )
+        return record, when
+
     # -- concurrency capabilities (stores/_protocol.py) -----------------------------------------
 
     async def get_versioned(self, sid: str) -> Versioned | None:
@@ -220,6 +231,24 @@ class Harness:
         lag = (datetime.now(timezone.utc) - self.clock()).total_seconds()
         if lag > 0:
             self.clock.advance(lag)
+
+
+Scenario = Callable[[Any, Harness], Coroutine[Any, Any, None]]
+TestMethod = Callable[[Any, Any, FakeClock], None]
+
+
+def scenario(body: Scenario) -> TestMethod:
+    """Make ``body`` a test method taking the ``store`` and ``clock`` fixtures; the class runs
+    it with its ``_drive`` (sync or async store)."""
+
+    def test(self: Any, store: Any, clock: FakeClock) -> None:
+        self._drive(body, store, clock)
+
+    # Not functools.wraps: pytest would follow __wrapped__ and ask for a fixture named "h".
+    test.__name__ = body.__name__
+    test.__qualname__ = body.__qualname__
+    test.__doc__ = body.__doc__
+    return test
 
 
 def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
