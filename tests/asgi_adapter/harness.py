@@ -62,6 +62,11 @@ async def _regenerate(request: Request, session: AsyncSession) -> Any:
     return dict(session)
 
 
+async def _cycle_key(request: Request, session: AsyncSession) -> Any:
+    await session.regenerate(keep_data=True, renew=request.query_params.get("renew") == "1")
+    return dict(session)
+
+
 async def _destroy(request: Request, session: AsyncSession) -> Any:
     await session.destroy()
     return {}
@@ -101,6 +106,7 @@ ROUTES: dict[str, Handler] = {
     "write": _write,
     "incr": _incr,
     "regenerate": _regenerate,
+    "cycle-key": _cycle_key,
     "destroy": _destroy,
     "reload": _reload,
     "save": _save,

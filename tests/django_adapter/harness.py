@@ -87,6 +87,11 @@ def _regenerate(request: HttpRequest, session: SessionStore) -> Any:
     return dict(session.items())
 
 
+def _cycle_key(request: HttpRequest, session: SessionStore) -> Any:
+    session.regenerate(keep_data=True, renew=request.GET.get("renew") == "1")
+    return dict(session.items())
+
+
 def _destroy(request: HttpRequest, session: SessionStore) -> Any:
     session.destroy()
     return {}
@@ -127,6 +132,7 @@ ROUTES: dict[str, Callable[[HttpRequest, SessionStore], Any]] = {
     "write": _write,
     "incr": _incr,
     "regenerate": _regenerate,
+    "cycle-key": _cycle_key,
     "destroy": _destroy,
     "reload": _reload,
     "save": _save,

@@ -61,6 +61,11 @@ def make_app(
         session["r"] = 1
         return _data()
 
+    @app.get("/cycle-key")
+    def cycle_key() -> ResponseReturnValue:
+        _session().regenerate(keep_data=True, renew=request.args.get("renew") == "1")
+        return _data()
+
     @app.get("/destroy")
     def destroy() -> ResponseReturnValue:
         _session().destroy()

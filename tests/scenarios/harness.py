@@ -11,6 +11,8 @@ Routes (GET; each answers 200 with the session's data as a JSON object, except w
 - ``/write?k=v``   sets ``session[k] = v`` for each query parameter
 - ``/incr``        ``session["n"] = session.get("n", 0) + 1``
 - ``/regenerate``  regenerate (data dropped), then ``session["r"] = 1``
+- ``/cycle-key``   regenerate with the data kept (``keep_data=True``; ``?renew=1`` adds
+                   ``renew=True``), as a login does (Django's ``cycle_key``)
 - ``/destroy``     destroy (body ``{}``)
 - ``/reload``      sets ``session["tmp"] = 1`` then reloads (tmp gone)
 - ``/save``        sets ``session["s"] = 1`` then saves explicitly
@@ -26,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from coatcheck.stores import MemoryStore
@@ -72,6 +75,14 @@ class RecordingStore:
         if self.fail_get is not None:
             raise self.fail_get
         return self.inner.get(sid)
+
+    def get_with_expiry(self, sid: str) -> tuple[dict[str, Any], datetime | None] | None:
+        """The read ``touch_after`` uses (logged as ``get``: it is the same round trip)."""
+        self._log("get", sid)
+        if self.fail_get is not None:
+            raise self.fail_get
+        found = self.inner.get_versioned(sid)
+        return None if found is None else (found.record, found.expires_at)
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         self._log("set", sid)

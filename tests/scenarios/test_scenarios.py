@@ -8,16 +8,21 @@ own tests cover those defaults.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import importlib
 import itertools
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from coatcheck._signing import ExpressSigner, sign_session_id
+from coatcheck.testing import js_iso
 from tests.scenarios.harness import RecordingStore, Response, ScenarioClient
 
 ADAPTERS = ("asgi_adapter", "flask_adapter", "django_adapter")
@@ -264,3 +269,127 @@ def test_enoent_from_the_store_means_a_new_session(world: Callable[..., World]) 
     assert resp.status == 200
     assert [shape(c) for c in resp.set_cookies] == [cookie_line("id2")]
     assert w.store.calls == [("get", "id1"), ("set", "id2")]
+
+
+# -- lifetimes and ids at rest (DESIGN "Lifetimes and ids at rest") ----------------------------
+
+HOUR_MS = 3_600_000
+
+
+def at_rest_key(secret: str, sid: str) -> str:
+    """``id_at_rest="hmac"``'s documented store key, computed independently of coatcheck."""
+    derived = hmac.new(secret.encode(), b"coatcheck id-at-rest v1", hashlib.sha256).digest()
+    mac = hmac.new(derived, sid.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def stored(w: World, key: str) -> dict[str, Any]:
+    record = w.store.inner.get(key)
+    assert record is not None, f"nothing stored under {key}"
+    return record
+
+
+def age(w: World, key: str, *, created_ms_ago: int) -> int:
+    """Pretend the stored session was created earlier (and kept alive past its deadline, as a
+    store that a Node app touched would); returns the new creation time."""
+    record = stored(w, key)
+    created = record["_coatcheck"]["created"] - created_ms_ago
+    record["_coatcheck"] = {"created": created, "deadline": created + 100 * HOUR_MS}
+    w.store.inner.set(key, record)
+    return int(created)
+
+
+def test_max_lifetime_stores_the_creation_time_out_of_the_apps_sight(
+    world: Callable[..., World],
+) -> None:
+    w = world(max_lifetime=3600)
+    cookie = w.visit()
+    record = stored(w, "id1")
+    assert list(record) == ["cookie", "_coatcheck", "n"]
+    meta = record["_coatcheck"]
+    assert meta["deadline"] == meta["created"] + HOUR_MS
+    resp = w.get("/read", cookie=cookie)
+    assert resp.body == {"n": 1}  # the app never sees "_coatcheck"
+    assert w.store.calls == [("get", "id1"), ("touch", "id1")]
+
+
+def test_a_session_past_max_lifetime_starts_over(world: Callable[..., World]) -> None:
+    w = world(max_lifetime=3600, rolling=True)
+    cookie = w.visit()
+    age(w, "id1", created_ms_ago=HOUR_MS + 1)
+    resp = w.get("/read", cookie=cookie)
+    assert resp.status == 200
+    assert resp.body == {}
+    assert [shape(c) for c in resp.set_cookies] == [cookie_line("id2")]
+    assert w.store.calls == [("get", "id1"), ("destroy", "id1"), ("set", "id2")]
+    assert w.store.inner.get("id1") is None
+
+
+def test_login_keeps_the_absolute_lifetime_unless_renewed(world: Callable[..., World]) -> None:
+    w = world(max_lifetime=3600)
+    cookie = w.visit()
+    created = age(w, "id1", created_ms_ago=60_000)
+    resp = w.get("/cycle-key", cookie=cookie)
+    assert resp.body == {"n": 1}
+    assert w.store.calls == [("get", "id1"), ("destroy", "id1"), ("set", "id2")]
+    assert stored(w, "id2")["_coatcheck"]["created"] == created
+    renewed = w.get("/cycle-key?renew=1", cookie=jar(resp))
+    assert renewed.body == {"n": 1}
+    assert stored(w, "id3")["_coatcheck"]["created"] > created
+
+
+def test_touch_after_touches_and_resends_only_when_the_expiry_lags(
+    world: Callable[..., World],
+) -> None:
+    w = world(touch_after=10, rolling=True)
+    cookie = w.visit()
+    resp = w.get("/read", cookie=cookie)
+    assert resp.body == {"n": 1}
+    assert resp.set_cookies == []  # rolling, but nothing was touched: nothing re-sent
+    assert w.store.calls == [("get", "id1")]
+    record = stored(w, "id1")  # as 30 s after the last touch: the store's expiry lags by 30 s
+    record["cookie"]["expires"] = js_iso(datetime.now(timezone.utc) + timedelta(seconds=30))
+    w.store.inner.set("id1", record)
+    w.store.reset()
+    resp = w.get("/read", cookie=cookie)
+    assert w.store.calls == [("get", "id1"), ("touch", "id1")]
+    assert [shape(c) for c in resp.set_cookies] == [cookie_line("id1")]
+
+
+def test_hmac_ids_never_reach_the_store(world: Callable[..., World]) -> None:
+    w = world(id_at_rest="hmac")
+    cookie = w.visit()
+    key1, key2 = at_rest_key(SECRET, "id1"), at_rest_key(SECRET, "id2")
+    assert stored(w, key1)["n"] == 1
+    assert w.store.inner.get("id1") is None
+    assert w.get("/incr", cookie=cookie).body == {"n": 2}
+    resp = w.get("/cycle-key", cookie=cookie)
+    assert [shape(c) for c in resp.set_cookies] == [cookie_line("id2")]  # the cookie: the id
+    w.get("/destroy", cookie=jar(resp))
+    assert w.store.calls == [
+        ("get", key1),
+        ("set", key1),
+        ("get", key1),
+        ("destroy", key1),
+        ("set", key2),
+        ("get", key2),
+        ("destroy", key2),
+    ]
+
+
+def test_hmac_secret_rotation_moves_the_record(world: Callable[..., World]) -> None:
+    old = world(id_at_rest="hmac", secret="old secret")
+    cookie = old.visit()
+    w = world(id_at_rest="hmac", secret=["new secret", "old secret"], store=old.store)
+    new_key, old_key = at_rest_key("new secret", "id1"), at_rest_key("old secret", "id1")
+    resp = w.get("/read", cookie=cookie)
+    assert resp.body == {"n": 1}
+    assert w.store.calls == [
+        ("get", new_key),
+        ("get", old_key),
+        ("set", new_key),
+        ("destroy", old_key),
+    ]
+    w.store.reset()
+    assert w.get("/read", cookie=cookie).body == {"n": 1}
+    assert w.store.calls == [("get", new_key), ("touch", new_key)]

@@ -42,6 +42,11 @@ async def _regenerate(request: HttpRequest, session: SessionStore) -> Any:
     return await _data(session)
 
 
+async def _cycle_key(request: HttpRequest, session: SessionStore) -> Any:
+    await session.aregenerate(keep_data=True, renew=request.GET.get("renew") == "1")
+    return await _data(session)
+
+
 async def _destroy(request: HttpRequest, session: SessionStore) -> Any:
     await session.adestroy()
     return {}
@@ -82,6 +87,7 @@ ROUTES: dict[str, Callable[[HttpRequest, SessionStore], Awaitable[Any]]] = {
     "write": _write,
     "incr": _incr,
     "regenerate": _regenerate,
+    "cycle-key": _cycle_key,
     "destroy": _destroy,
     "reload": _reload,
     "save": _save,

@@ -56,6 +56,15 @@ class IdsAtRest:
         """The key a session is written under (the current secret's)."""
         return sid if not self._macs else self._mapped(self._macs[0], sid)
 
+    @property
+    def key_count(self) -> int:
+        """How many keys a session may be stored under (one per distinct secret)."""
+        return max(1, len(self._macs))
+
+    def key_for(self, sid: str, index: int) -> str:
+        """``sid``'s key under the ``index``-th secret (0: the current one)."""
+        return sid if not self._macs else self._mapped(self._macs[index], sid)
+
     def lookup_keys(self, sid: str) -> tuple[str, ...]:
         """Every key ``sid`` may be stored under, the current one first."""
         if not self._macs:

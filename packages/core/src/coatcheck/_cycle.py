@@ -131,8 +131,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._meta: dict[str, Any] | None = None
         self._created: datetime | None = None
         self._stored_expiry: StoredExpiry = UNREPORTED
-        self._lookup_keys: tuple[str, ...] = ()
         self._lookup_index = 0
+        self._key: tuple[str, str] = ("", "")  # (id, its store key): one HMAC per id
         self._stale_key: str | None = None
         #: store work the driver runs right after loading (an expired record's destroy, or
         #: the lookup under the next secret's key); see ``next_load_operation``
@@ -164,7 +164,11 @@ class SessionCycle(ConditionalWrites, Generic[S]):
 
     def store_key(self, sid: str) -> str:
         """The key the store knows ``sid`` by (``id_at_rest``); the id itself by default."""
-        return sid if self.config.id_at_rest == "plain" else self.config.ids_at_rest.key(sid)
+        if self.config.id_at_rest == "plain":
+            return sid
+        if self._key[0] != sid:
+            self._key = (sid, self.config.ids_at_rest.key(sid))
+        return self._key[1]
 
     def _expect(self, *phases: Phase) -> None:
         if self.phase not in phases:
@@ -225,11 +229,11 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             self._generate()
             self.phase = Phase.ACTIVE
             return None
-        self._lookup_keys = self.config.ids_at_rest.lookup_keys(self.cookie_id)
+        key = self.store_key(self.cookie_id)
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("fetching %s", sid_prefix(self._lookup_keys[0]))
+            logger.debug("fetching %s", sid_prefix(key))
         self.phase = Phase.LOADING
-        return self._read(self._lookup_keys[0], first=True)
+        return self._read(key, first=True)
 
     def _read(self, key: str, *, first: bool = False) -> StoreGet | StoreGetVersioned | StoreLock:
         if first and self._locking:  # the lock is always the current key's
@@ -255,15 +259,22 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._expect(Phase.LOADING)
         assert self.cookie_id is not None
         if lock_token is not None:
-            self._lock = (self._lookup_keys[0], lock_token)
+            self._lock = (self.store_key(self.cookie_id), lock_token)
         record, version, reported = unpack(result)
         if expires_at is UNREPORTED:
             expires_at = reported
-        if record is None and self._lookup_index + 1 < len(self._lookup_keys):
+        ids = self.config.ids_at_rest
+        if record is None and self._lookup_index + 1 < ids.key_count:
             self._lookup_index += 1  # not under this secret's key: try the next (older) one
-            self._load_operations.append(self._read(self._lookup_keys[self._lookup_index]))
+            self._load_operations.append(
+                self._read(ids.key_for(self.cookie_id, self._lookup_index))
+            )
             return self.session
-        found_key = self._lookup_keys[self._lookup_index]
+        found_key = (
+            ids.key_for(self.cookie_id, self._lookup_index)
+            if self._lookup_index
+            else self.store_key(self.cookie_id)
+        )
         self.phase = Phase.ACTIVE
         if record is None:
             logger.debug("no session found")
