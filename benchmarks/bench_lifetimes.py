@@ -31,8 +31,8 @@ from coatcheck import RequestReceived, SessionConfig, SyncDriver, SyncSession
 from coatcheck.stores import PostgresStore, RedisStore
 from tests.servers import postgres_server, redis_server
 
-VISITORS = 200  # returning visitors, each with its own session
-ROUNDS = 5  # interleaved rounds per variant (medians survive machine drift)
+VISITORS = 50  # returning visitors, each with its own session
+ROUNDS = 3  # interleaved rounds per variant (medians survive machine drift)
 #: Each visitor's request i is made at start + i * STEP: 20 requests within a minute
 #: (touch_after=60 skips nearly every touch), with the session's max_age an hour.
 STEP = timedelta(seconds=3)
