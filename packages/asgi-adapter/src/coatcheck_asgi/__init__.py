@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from coatcheck import AsyncSession, ConfigError, StoreError
+from coatcheck import (
+    AsyncSession,
+    ConfigError,
+    SessionBusy,
+    SessionGone,
+    SessionLockTimeout,
+    StoreError,
+)
 
 from .__about__ import __version__
 from ._middleware import SessionMiddleware
@@ -33,7 +40,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncSession",
     "ConfigError",
+    "SessionBusy",
     "SessionDep",
+    "SessionGone",
+    "SessionLockTimeout",
     "SessionMiddleware",
     "SessionMissingError",
     "StoreError",

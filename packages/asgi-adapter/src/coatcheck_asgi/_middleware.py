@@ -19,6 +19,7 @@ from coatcheck import (
     ConfigError,
     Decision,
     RequestReceived,
+    SessionBusy,
     SessionConfig,
     SessionCycle,
     SyncDriver,
@@ -145,21 +146,34 @@ class SessionMiddleware:
             return
         inline = self.inline_driver
         request = request_received(scope, self.now())
-        cycle = inline.begin(request) if inline else await self.driver.begin(request)
+        try:
+            cycle = inline.begin(request) if inline else await self.driver.begin(request)
+        except SessionBusy as exc:  # "lock": the session stayed locked for lock_timeout
+            await answer_busy(scope, send, exc)
+            return
         if cycle is None:  # outside the cookie path: no session at all, as in express
             await self.app(scope, receive, send)
             return
         scope["session"] = cycle.session
-        started = False
+        started = busy = False
 
         async def send_with_session(message: Message) -> None:
-            nonlocal started
+            nonlocal started, busy
             kind = message["type"]
+            if busy:  # a 503 went out instead of the app's response: the rest is dropped
+                return
             if kind in _STARTS and not started:
                 started = True
                 _adopt_app_assignment(scope, cycle)
                 now = self.now()
-                decision = inline.end(cycle, now) if inline else await self.driver.end(cycle, now)
+                try:
+                    decision = (
+                        inline.end(cycle, now) if inline else await self.driver.end(cycle, now)
+                    )
+                except SessionBusy as exc:  # "merge": every retry met a newer version
+                    busy = True
+                    await answer_busy(scope, send, exc)
+                    return
                 message = _with_headers(message, decision, http=kind != "websocket.accept")
             elif started and (
                 kind == _PATHSEND or (kind in _BODIES and not message.get("more_body", False))
@@ -172,7 +186,11 @@ class SessionMiddleware:
                     await self.driver.end_late(cycle)
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        try:
+            await self.app(scope, receive, send_with_session)
+        finally:
+            if not started:  # the app failed (or never answered): write nothing, free the lock
+                await self.driver.abort(cycle)
         if started and scope["type"] == "websocket":
             # Changes made during the socket's life are saved when the app is done with it.
             _adopt_app_assignment(scope, cycle)
@@ -180,6 +198,22 @@ class SessionMiddleware:
                 inline.end_late(cycle)
             else:
                 await self.driver.end_late(cycle)
+
+
+async def answer_busy(scope: Scope, send: Send, exc: SessionBusy) -> None:
+    """503 (``Retry-After: 1``) for HTTP; close code 1013 ("try again later") for a WebSocket."""
+    logger.info("%s; answering 503", exc)
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1013})
+        return
+    body = b"Service Unavailable: the session is busy, try again"
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode("latin-1")),
+        (b"retry-after", b"1"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def runs_inline(config: SessionConfig) -> bool:

@@ -10,6 +10,7 @@ handling) and never a lost write behind a 200. The Set-Cookie is put into
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +19,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
 from coatcheck import (
@@ -26,6 +27,7 @@ from coatcheck import (
     Decision,
     RequestReceived,
     Session,
+    SessionBusy,
     SessionCycle,
     SyncDriver,
     cookie_values,
@@ -38,6 +40,7 @@ from ._store import SessionStore
 
 Cycle = SessionCycle[Session]
 _BOUND = "_coatcheck_cycle"  # request attribute: the cycle and session process_request made
+logger = logging.getLogger("coatcheck")
 
 
 def cookie_headers(request: Any, name: str) -> str | list[str] | None:
@@ -73,6 +76,18 @@ def request_facts(request: Any, name: str) -> RequestReceived:
     )
 
 
+def busy_response(exc: SessionBusy) -> HttpResponse:
+    """503 with ``Retry-After``: the session's turn did not come (``SessionBusy``)."""
+    logger.info("%s; answering 503", exc)
+    response = HttpResponse(
+        "Service Unavailable: the session is busy, try again",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "1"
+    return response
+
+
 class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     """Put it in ``MIDDLEWARE`` in place of Django's (it subclasses Django's, so checks such as
     admin.E410 are satisfied); options come from ``settings.COATCHECK``."""
@@ -95,29 +110,60 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
     def __call__(self, request: Any) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        self.process_request(request)
-        return self.process_response(request, self.get_response(request))
+        refused = self.process_request(request)
+        if refused is not None:
+            return refused
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            bound = request.__dict__.pop(_BOUND, None)
+            if bound is not None:  # write nothing, release the session's lock
+                self.driver.abort(bound[0])
+            raise
+        return self.process_response(request, response)
 
     async def __acall__(self, request: Any) -> Any:
-        cycle = await self.async_driver.begin(request_facts(request, self.config.name))
+        try:
+            cycle = await self.async_driver.begin(request_facts(request, self.config.name))
+        except SessionBusy as exc:  # "lock": the session stayed locked for lock_timeout
+            return busy_response(exc)
         self._attach(request, cycle)
-        response = await self.get_response(request)
+        try:
+            response = await self.get_response(request)
+        except BaseException:
+            if cycle is not None:
+                await self.async_driver.abort(cycle)
+            raise
         cycle = self._before_end(request, response)
         if cycle is not None:
-            self._apply(response, await self.async_driver.end(cycle, datetime.now(timezone.utc)))
+            try:
+                decision = await self.async_driver.end(cycle, datetime.now(timezone.utc))
+            except SessionBusy as exc:  # "merge": every retry met a newer version
+                return busy_response(exc)
+            self._apply(response, decision)
             self._save_after_streaming(response, cycle)
         return response
 
     # -- Django's middleware hooks (so decorator_from_middleware works) -------------------------
-    def process_request(self, request: Any) -> None:
-        """Load the session (sync store); ``request.session`` is bound to it."""
-        self._attach(request, self.driver.begin(request_facts(request, self.config.name)))
+    def process_request(self, request: Any) -> HttpResponse | None:
+        """Load the session (sync store); ``request.session`` is bound to it. A session that
+        stayed locked for ``lock_timeout`` (``"lock"``) is a 503 instead."""
+        try:
+            cycle = self.driver.begin(request_facts(request, self.config.name))
+        except SessionBusy as exc:
+            return busy_response(exc)
+        self._attach(request, cycle)
+        return None
 
     def process_response(self, request: Any, response: Any) -> Any:
         """Decide and save before the response is returned (store failures are a 500)."""
         cycle = self._before_end(request, response)
         if cycle is not None:
-            self._apply(response, self.driver.end(cycle, datetime.now(timezone.utc)))
+            try:
+                decision = self.driver.end(cycle, datetime.now(timezone.utc))
+            except SessionBusy as exc:  # "merge": every retry met a newer version
+                return busy_response(exc)
+            self._apply(response, decision)
             self._save_after_streaming(response, cycle)
         return response
 

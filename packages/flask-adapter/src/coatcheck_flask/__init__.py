@@ -19,7 +19,14 @@ The browser keeps only a signed id; the data lives in a store. One line of wirin
 
 from __future__ import annotations
 
-from coatcheck import ConfigError, CookieOptions, StoreError
+from coatcheck import (
+    ConfigError,
+    CookieOptions,
+    SessionBusy,
+    SessionGone,
+    SessionLockTimeout,
+    StoreError,
+)
 
 from .__about__ import __version__
 from ._extension import Session
@@ -39,6 +46,9 @@ __all__ = [
     "FlaskSession",
     "OutsideCookiePathSession",
     "Session",
+    "SessionBusy",
+    "SessionGone",
+    "SessionLockTimeout",
     "StoreError",
     "__version__",
     "current_session",

@@ -152,7 +152,11 @@ class Session:
 
     def init_app(self, app: Flask) -> None:
         """Install coatcheck as ``app.session_interface``."""
-        app.session_interface = CoatcheckSessionInterface(AppSessions(app, self.options), self.now)
+        interface = CoatcheckSessionInterface(AppSessions(app, self.options), self.now)
+        app.session_interface = interface
+        # before every other hook: a request that could not get its session's lock gets a 503
+        app.before_request_funcs.setdefault(None, []).insert(0, interface.refuse_busy)
+        app.teardown_request(interface.abort_unfinished)
         app.extensions["coatcheck"] = self
 
     def now(self) -> datetime:

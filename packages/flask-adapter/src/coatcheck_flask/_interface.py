@@ -8,13 +8,23 @@ its 500 handling instead of the view's 200.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask import request as flask_request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
+from werkzeug.exceptions import ServiceUnavailable
 
-from coatcheck import ConfigError, Phase, RequestReceived, SyncDriver, vary_with_cookie
+from coatcheck import (
+    ConfigError,
+    Phase,
+    RequestReceived,
+    SessionBusy,
+    SyncDriver,
+    vary_with_cookie,
+)
 
 from ._session import FlaskSession, OutsideCookiePathSession
 
@@ -23,6 +33,11 @@ if TYPE_CHECKING:
     from flask.wrappers import Request, Response
 
     from ._extension import AppSessions
+
+logger = logging.getLogger("coatcheck")
+_BUSY = "coatcheck.busy"  # environ key: the SessionBusy open_session met
+_SESSION = "coatcheck.session"  # environ key: the request's FlaskSession
+_BUSY_BODY = b"Service Unavailable: the session is busy, try again"
 
 
 def server_scheme(environ: dict[str, Any]) -> str:
@@ -62,18 +77,27 @@ class CoatcheckSessionInterface(SessionInterface):
         return self.sessions.driver(app)
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        """Load the session; ``None`` (Flask's null session) outside the cookie path."""
+        """Load the session; ``None`` (Flask's null session) outside the cookie path.
+
+        A session that stayed locked for ``lock_timeout`` (``"lock"``) is noted on the request
+        for ``refuse_busy``, which answers 503 before the view runs.
+        """
         try:
             driver = self.driver(app)
         except ConfigError as exc:
             if exc.option != "secret":
                 raise
             return NullSession()  # as Flask: no secret key, no session (its message says so)
-        cycle = driver.begin(request_received(request, self.now()))
+        try:
+            cycle = driver.begin(request_received(request, self.now()))
+        except SessionBusy as exc:
+            request.environ[_BUSY] = exc
+            return None
         if cycle is None:
             return None
         session = cycle.session
         session.driver = driver
+        request.environ[_SESSION] = session  # for abort_unfinished
         session.permanent_lifetime = app.permanent_session_lifetime
         session.refresh = self.sessions.refresh
         return session
@@ -87,7 +111,14 @@ class CoatcheckSessionInterface(SessionInterface):
         cycle, driver = session.cycle, session.driver
         if session.permanent and session.refresh:
             cycle.resend_cookie()  # SESSION_REFRESH_EACH_REQUEST: rolling, for permanent ones
-        decision = driver.end(cycle, self.now())
+        try:
+            decision = driver.end(cycle, self.now())
+        except SessionBusy as exc:  # "merge": every retry met a newer version
+            logger.info("%s; answering 503", exc)
+            response.status_code = 503
+            response.headers["Retry-After"] = "1"
+            response.set_data(_BUSY_BODY)
+            return
         if decision.vary_cookie:
             existing = ", ".join(response.headers.getlist("Vary")) or None
             response.headers["Vary"] = vary_with_cookie(existing)
@@ -99,3 +130,21 @@ class CoatcheckSessionInterface(SessionInterface):
             # A streamed body (stream_with_context) may still change the session: save it
             # again once the body is done, as express does on res.end.
             response.call_on_close(lambda: driver.end_late(cycle))
+
+    # -- "lock" and failures (registered by ``Session.init_app``) -------------------------------
+    def refuse_busy(self) -> None:
+        """``before_request``: 503 when ``open_session`` could not get the session's lock."""
+        exc = flask_request.environ.get(_BUSY)
+        if exc is not None:
+            logger.info("%s; answering 503", exc)
+            raise ServiceUnavailable(_BUSY_BODY.decode(), retry_after=1)
+
+    def abort_unfinished(self, error: BaseException | None) -> None:
+        """``teardown_request``: a session never finished (the view raised and Flask skipped
+        ``save_session``, as it does when exceptions propagate) writes nothing and releases its
+        lock. Without an error the context may be a ``session_transaction``'s: left alone."""
+        session = flask_request.environ.get(_SESSION)
+        if error is None or not isinstance(session, FlaskSession):
+            return
+        if session.cycle.phase is Phase.ACTIVE:
+            session.driver.abort(session.cycle)
