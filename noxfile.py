@@ -31,6 +31,7 @@ TEST_DEPS = (
     "uvicorn>=0.30",
     "starlette>=0.37",
     "fastapi>=0.110",
+    "gunicorn>=22",  # tests/concurrency: coatcheck-flask under a real threaded server
 )
 #: Debian packages the store tests need: real servers, never mocks.
 SERVER_PACKAGES = {"redis-server": "redis-server", "redis-cli": "redis-server"}
