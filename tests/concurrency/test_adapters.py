@@ -123,7 +123,7 @@ def test_flask_answers_503_while_the_session_is_locked_and_frees_it_on_failure(
     store = MemoryStore()
     app = flask_app(store, **LOCKED)
     app.testing = testing  # True: the view's error propagates and save_session is skipped
-    config = app.session_interface.driver.config  # type: ignore[attr-defined]
+    config = app.session_interface.driver(app).config  # type: ignore[attr-defined]
     client = app.test_client()
     first = client.get("/put")
     sid = sid_of(config, first.headers["Set-Cookie"])
@@ -145,7 +145,7 @@ def test_flask_answers_503_while_the_session_is_locked_and_frees_it_on_failure(
 def test_flask_does_not_write_back_a_session_deleted_meanwhile() -> None:
     store = MemoryStore()
     app = flask_app(store)
-    config = app.session_interface.driver.config  # type: ignore[attr-defined]
+    config = app.session_interface.driver(app).config  # type: ignore[attr-defined]
     client = app.test_client()
     sid = sid_of(config, client.get("/put").headers["Set-Cookie"])
     gone = client.get("/gone")
