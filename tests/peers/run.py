@@ -76,19 +76,29 @@ def cache_dir() -> Path:
     return Path(os.environ.get("COATCHECK_PEERS_CACHE") or default)
 
 
-def sdist(distribution: str, version: str) -> Path:
-    """The sdist of ``distribution==version``, downloaded once into the cache."""
+def _cached(folder: Path, distribution: str, version: str) -> list[Path]:
+    prefix = f"{distribution.lower()}-{version}."
+    return [p for p in folder.iterdir() if p.name.lower().startswith(prefix)]
+
+
+def fetch(suites: list[Suite]) -> None:
+    """Download the missing sdists of the installed versions, in one ``pip download``."""
     folder = cache_dir() / "sdists"
     folder.mkdir(parents=True, exist_ok=True)
-    prefix = f"{distribution.lower()}-{version}."
-    found = [p for p in folder.iterdir() if p.name.lower().startswith(prefix)]
-    if not found:
+    wanted = {(s.distribution, importlib.metadata.version(s.distribution)) for s in suites}
+    missing = sorted(f"{d}=={v}" for d, v in wanted if not _cached(folder, d, v))
+    if missing:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-             ":all:", "--dest", str(folder), f"{distribution}=={version}"],
+             ":all:", "--dest", str(folder), *missing],
             check=True,
         )  # fmt: skip
-        found = [p for p in folder.iterdir() if p.name.lower().startswith(prefix)]
+
+
+def sdist(distribution: str, version: str) -> Path:
+    """The cached sdist of ``distribution==version`` (``fetch`` downloads it)."""
+    folder = cache_dir() / "sdists"
+    found = _cached(folder, distribution, version)
     if len(found) != 1:
         raise SystemExit(f"expected one sdist for {distribution} {version} in {folder}: {found}")
     return found[0]
@@ -142,6 +152,7 @@ def run(suite: Suite, pytest_args: list[str]) -> int:
 def main(argv: list[str]) -> int:
     names = [a for a in argv if a in SUITES] or list(SUITES)
     pytest_args = [a for a in argv if a not in SUITES]
+    fetch([SUITES[name] for name in names])
     failed = [name for name in names if run(SUITES[name], pytest_args) != 0]
     if failed:
         print(f"peers: FAILED {', '.join(failed)}", file=sys.stderr)
