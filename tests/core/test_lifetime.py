@@ -449,3 +449,80 @@ def test_destroy_operations_name_keys_not_ids() -> None:
         handler=lambda s: destroyed.extend(s.cycle.destroy()),
     )
     assert destroyed == [StoreDestroy(at_rest_key(SECRET, ID1))]
+
+
+class CountingMemoryStore(MemoryStore):
+    """MemoryStore (every capability) on a settable clock, noting each call's method name."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+        self.methods: list[str] = []
+        super().__init__(clock=lambda: self.now)
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if name in {"get", "set", "touch", "destroy", "get_versioned", "set_if"} | {
+            "lock",
+            "unlock",
+            "get_locked",
+        }:
+            methods = super().__getattribute__("methods")
+
+            def noted(*args: Any, **kwargs: Any) -> Any:
+                methods.append(name)
+                return value(*args, **kwargs)
+
+            return noted
+        return value
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "throttled", "due"),
+    [
+        ("merge", ["get_versioned"], ["get_versioned", "touch"]),
+        ("lock", ["get_locked", "unlock"], ["get_locked", "unlock"]),
+        ("none", ["get_versioned"], ["get_versioned", "touch"]),
+    ],
+)
+def test_touch_after_in_every_concurrency_mode(
+    concurrency: str, throttled: list[str], due: list[str]
+) -> None:
+    """The expiry comes with the mode's own read; a lock is released whether or not the touch
+    is skipped (in ``"lock"`` the touch rides on the unlock)."""
+    store = CountingMemoryStore()
+    assert store.lock(ID2, 1) is not None  # (the capabilities are really there)
+    store.methods.clear()
+    config = make_config(
+        store=store,
+        resave=False,
+        touch_after=10,
+        concurrency=concurrency,
+        cookie={"max_age": 60},
+    )
+    cookie = run_driver(config, store, NOW, None, incr)
+    store.methods.clear()
+    run_driver(config, store, at(5), cookie, read)
+    assert store.methods == throttled
+    kept = store.get_versioned(ID1)
+    assert kept is not None
+    assert kept.expires_at == at(60)  # not touched
+    store.methods.clear()
+    run_driver(config, store, at(20), cookie, read)
+    assert store.methods == due
+    stored = store.get_versioned(ID1)
+    assert stored is not None
+    assert stored.expires_at == at(80)
+
+
+def run_driver(
+    config: Any, store: CountingMemoryStore, now: datetime, cookie: str | None, handler: Any
+) -> str:
+    from coatcheck import RequestReceived, SyncDriver
+
+    store.now = now
+    driver: SyncDriver[SyncSession] = SyncDriver(config)
+    cycle = driver.begin(RequestReceived(now=now, cookie_header=cookie, path="/"))
+    assert cycle is not None
+    handler(cycle.session)
+    decision = driver.end(cycle, now)
+    return cookie if decision.set_cookie is None else decision.set_cookie.split(";", 1)[0]

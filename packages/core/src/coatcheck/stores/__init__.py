@@ -11,11 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._async import to_async
-from ._codec import decode_record, encode_record, expires_at, is_expired, ttl_seconds
+from ._codec import (
+    decode_record,
+    encode_record,
+    expires_at,
+    is_expired,
+    store_expiry,
+    ttl_seconds,
+)
 from ._protocol import (
     AsyncLockingStore,
     AsyncStore,
     AsyncVersionedStore,
+    ExpiryReportingStore,
     LockingStore,
     Record,
     Store,
@@ -35,6 +43,7 @@ __all__ = [
     "AsyncRedisStore",
     "AsyncStore",
     "AsyncVersionedStore",
+    "ExpiryReportingStore",
     "LockingStore",
     "MemoryStore",
     "PostgresStore",
@@ -48,6 +57,7 @@ __all__ = [
     "encode_record",
     "expires_at",
     "is_expired",
+    "store_expiry",
     "to_async",
     "ttl_seconds",
 ]

@@ -27,6 +27,18 @@ atomic on the store's server in one round trip:
   (as ``touch(sid, record)``; a missing record is not created).
 - ``get_locked(sid, ttl) -> tuple[str | None, Versioned | None]``: ``lock`` and
   ``get_versioned`` in one round trip (the record is returned only when the lock was taken).
+
+Lifetimes (DESIGN "Lifetimes and ids at rest"):
+
+- Expiry: a store computes it with ``coatcheck.stores.expires_at`` (or ``store_expiry`` for a
+  store with a default lifetime), which caps ``cookie.expires`` at the ``max_lifetime`` deadline
+  coatcheck keeps in the record's reserved ``"_coatcheck"`` key; a record is gone at that
+  instant, to the millisecond (the contract suite checks it).
+- ``get_with_expiry(sid) -> tuple[Record, datetime | None] | None`` (optional, for stores
+  without versions): the record and the store's own expiry for it in one round trip, ``None``
+  meaning it never expires there; ``touch_after`` uses it (or ``Versioned.expires_at``).
+- ``shared_with_node = True`` (a declaration): an Express app reads this store, so
+  ``id_at_rest="hmac"`` (keys Node cannot compute) is refused with a ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -102,6 +114,13 @@ class AsyncVersionedStore(Protocol):
     async def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
     ) -> bool: ...
+
+
+@runtime_checkable
+class ExpiryReportingStore(Protocol):
+    """A sync store that reports its expiry with the record (``touch_after``)."""
+
+    def get_with_expiry(self, sid: str) -> tuple[Record, datetime | None] | None: ...
 
 
 @runtime_checkable
