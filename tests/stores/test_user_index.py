@@ -182,10 +182,12 @@ def test_user_key_is_validated(key: Any) -> None:
 
 
 def test_sessions_written_before_index_users_are_found_in_memory_and_sql(tmp_path: Path) -> None:
-    for store in (MemoryStore(), SQLiteStore(tmp_path / "before.sqlite3")):
+    sqlite = SQLiteStore(tmp_path / "before.sqlite3")
+    for store in (MemoryStore(), sqlite):
         store.set("early", make_record(now(), 60, uid="ada"))
         store.index_users("uid")
         assert sorted(store.sessions_of("ada")) == ["early"]
+    sqlite.close()
 
 
 def test_sqlite_uses_an_expression_index(tmp_path: Path) -> None:

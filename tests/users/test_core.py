@@ -97,7 +97,8 @@ def test_sessions_of_reports_safe_facts_newest_first(tmp_path: Any) -> None:
 
 
 async def test_async_twins_on_sync_and_async_stores() -> None:
-    for store in (MemoryStore(), to_async(SQLiteStore(":memory:"))):
+    sqlite = SQLiteStore(":memory:")
+    for store in (MemoryStore(), to_async(sqlite)):
         cfg = config(store)
         sync_store = getattr(store, "store", store)
         assert sync_store.user_key == "user"  # handed through the async adapter
@@ -107,6 +108,7 @@ async def test_async_twins_on_sync_and_async_stores() -> None:
         assert [i.current for i in found] == [True, False]
         assert await revoke_async(cfg, "ada", keep="a" * 32) == 1
         assert [i.id_prefix for i in await sessions_of_async(cfg, "ada")] == ["aaaaaa…"]
+    sqlite.close()
 
 
 class BareStore:

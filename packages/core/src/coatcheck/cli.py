@@ -150,7 +150,11 @@ class Target:
         else:
             self._open_postgres(args.table or "session", args.schema)
         if self.user_key is not None:
-            self.store.index_users(self.user_key)
+            try:
+                self.store.index_users(self.user_key)
+            except BaseException:
+                self.close()
+                raise
 
     # opening
     def _open_sqlite(self, table: str) -> None:
