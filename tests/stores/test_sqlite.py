@@ -102,7 +102,8 @@ def test_row_holds_express_json_and_epoch_ms(
         + '","httpOnly":true,"path":"/"},"user":"bob"}'
     )
     assert expire == (clock() - EPOCH) // timedelta(milliseconds=1) + 60_000
-    assert rows["browser"][1] is None
+    # A browser-session record lives one day from its write (connect-redis's default).
+    assert rows["browser"][1] == (clock() - EPOCH) // timedelta(milliseconds=1) + 86_400_000
 
 
 def test_ids_are_parameters_not_sql(store: SQLiteStore, clock: FakeClock) -> None:
@@ -149,11 +150,66 @@ class TestPrune:
         assert store.length() == 2 * every
 
 
-def test_browser_session_rows_are_never_pruned(store: SQLiteStore, clock: FakeClock) -> None:
-    store.set("browser", make_record(clock(), None, user="bob"))
-    clock.advance(10 * 365 * 86400)
+def test_browser_session_rows_live_a_day_from_their_last_write_or_touch(
+    store: SQLiteStore, path: Path, clock: FakeClock
+) -> None:
+    """Changed on purpose (issue 10.10): they were kept forever, so abandoned browser sessions
+    piled up; now they live one day, as with connect-redis / connect-pg-simple."""
+    record = make_record(clock(), None, user="bob")
+    store.set("browser", record)
+    clock.advance(86_000)
+    store.touch("browser", record)
+    clock.advance(86_000)
     assert store.prune() == 0
-    assert store.get("browser") == make_record(clock(), None, user="bob")
+    assert store.get("browser") == record
+    clock.advance(401)
+    assert store.get("browser") is None
+    assert store.prune() == 1
+    # Rows of an older version (NULL expiry) are still read, and not pruned.
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO sessions VALUES ('old', ?, NULL)", ('{"cookie":{"expires":null}}',)
+        )
+    conn.close()
+    assert store.get("old") == {"cookie": {"expires": None}}
+    assert store.prune() == 0
+
+
+def test_a_path_that_cannot_be_opened_fails_at_construction_naming_it(tmp_path: Path) -> None:
+    """Issue 10.4: not at the first request, and the message says which file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for path in (tmp_path / "missing-dir" / "sessions.sqlite3", blocker / "sessions.sqlite3"):
+        with pytest.raises(StoreError) as info:
+            SQLiteStore(path)
+        assert info.value.operation == "open"
+        assert str(path) in str(info.value)
+        assert isinstance(info.value.cause, sqlite3.OperationalError)
+
+
+def test_never_blocks_by_default_and_on_request(path: Path) -> None:
+    """Async adapters call it inline (a local file: ~20 µs a statement) unless told not to."""
+    with SQLiteStore(path) as inline, SQLiteStore(path, never_blocks=False) as threaded:
+        assert inline.never_blocks is True
+        assert threaded.never_blocks is False
+    with pytest.raises(ConfigError):
+        SQLiteStore(path, never_blocks="yes")  # type: ignore[arg-type]
+
+
+def test_soak_rows_and_wal_stay_near_the_live_size(path: Path, clock: FakeClock) -> None:
+    """Issue 10.10: 20,000 one-request visitors with a 60 s max_age, one every 30 ms of fake
+    time (about 2,000 live at any moment), with no prune() call: the table holds about the
+    live sessions, and the WAL stays bounded."""
+    with SQLiteStore(path, clock=clock) as store:
+        for n in range(20_000):
+            store.set(f"visitor-{n:05d}", make_record(clock(), 60, n=n))
+            clock.advance(0.03)
+        live = store.length()
+        (rows,) = _raw(path, "SELECT COUNT(*) FROM sessions")[0]
+        assert 1_900 <= live <= 2_001
+        assert rows <= live + 2 * sqlite_module._PRUNE_BATCH_ON_WRITE
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size <= sqlite_module._JOURNAL_SIZE_LIMIT + 1024 * 1024
 
 
 def test_data_survives_a_restart(path: Path, clock: FakeClock) -> None:

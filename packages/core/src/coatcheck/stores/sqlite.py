@@ -1,9 +1,11 @@
 """``SQLiteStore``: a persistent store with nothing to install (stdlib ``sqlite3``).
 
 One table ``(sid TEXT PRIMARY KEY, sess TEXT, expire REAL)`` — connect-pg-simple's shape, with
-``expire`` in epoch milliseconds (``NULL`` for browser-session cookies) and an index on it so
-expired rows are skipped on read and pruned in bounded batches. Files run in WAL mode with a
-busy timeout, so several threads and several processes can share one file.
+``expire`` in epoch milliseconds (one day ahead for browser-session cookies, as connect-redis and
+connect-pg-simple do; ``NULL`` rows of older versions live until destroyed) and an index on it so
+expired rows are skipped on read and pruned in bounded batches, at the pace of the writes.
+Files run in WAL mode with a busy timeout, so several threads and several processes can share
+one file.
 
 Concurrency capabilities (DESIGN "Concurrency"): the version is the SHA-1 hex of the stored JSON
 text, compared inside the conditional ``UPDATE`` by a deterministic SQL function registered on
@@ -24,14 +26,22 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
-from .._errors import ConfigError, StoreError
-from ._codec import decode_record, decode_stored, encode_record, expires_at, utcnow, validate_record
+from .._errors import ConfigError, InvalidRecordError, StoreError
+from ._codec import (
+    decode_record,
+    decode_stored,
+    encode_record,
+    store_expiry,
+    utcnow,
+    validate_record,
+)
 from ._protocol import Record, Versioned
 from ._users import UserKeyHolder
 
@@ -42,8 +52,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 #: Opportunistic pruning: one small batch every this many writes keeps the table near its live
 #: size without a background thread, at a cost no single request notices.
-_PRUNE_EVERY_WRITES = 200
-_PRUNE_BATCH_ON_WRITE = 100
+#: Pruning keeps pace with the writes: every ``_PRUNE_EVERY_WRITES`` writes, one indexed
+#: batch of up to ``_PRUNE_BATCH_ON_WRITE`` expired rows goes, twice as many rows as those
+#: writes can have added, so the table stays near its live size with no help.
+_PRUNE_EVERY_WRITES = 50
+_PRUNE_BATCH_ON_WRITE = 2 * _PRUNE_EVERY_WRITES
+#: The WAL: truncated back to this size after each checkpoint that resets it, and checkpointed
+#: with TRUNCATE every ``_CHECKPOINT_EVERY_WRITES`` writes while this process's new operations
+#: wait (at most ``_CHECKPOINT_WAIT_MS`` for the ones in flight), so a stream of overlapping
+#: readers (a threaded server) cannot grow it without end (checkpoint starvation).
+_JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
+_CHECKPOINT_EVERY_WRITES = 500
+_CHECKPOINT_WAIT_MS = 200
+_CHECKPOINT_TRIES = 20
 #: Idle file connections kept for reuse; more concurrent callers open (then close) extra ones.
 _MAX_IDLE_CONNECTIONS = 8
 
@@ -63,20 +84,32 @@ def _epoch_ms(when: datetime) -> float:
 class SQLiteStore(UserKeyHolder):
     """Sessions in an SQLite database file (or ``":memory:"``).
 
-    ``get`` never returns a row whose ``expire`` is at or before the clock's now. Rows without
-    an expiry (browser-session cookies) are kept until destroyed: ``prune`` only deletes rows
-    whose expiry is in the past.
+    ``get`` never returns a row whose ``expire`` is at or before the clock's now. A record
+    without ``cookie.expires`` (a browser-session cookie) lives one day from its last write or
+    touch. Expired rows are deleted by the writes themselves (one batch every few writes, twice
+    the rows those writes can add) and by ``prune()``; the WAL is checkpointed with TRUNCATE
+    now and then, so the files stay near the live data's size with no help.
 
     Threads: file databases use a small pool of connections, each used by one thread at a time;
     ``":memory:"`` is one database per connection, so it uses a single shared connection behind
     a lock. ``busy_timeout`` (seconds) is how long a write waits for another process's lock
     before failing with ``StoreError``. Call ``close()`` (or use ``with``) when done.
 
+    The file is opened (and its tables created) by the constructor, so a path that cannot be
+    opened fails at start-up with a ``StoreError`` naming the path, not at the first request.
+
+    Async adapters call the store inline on the event loop (``never_blocks=True``, the
+    default): a statement on a local file takes ~15-25 µs, a hop to a worker thread ~110-130
+    µs (``benchmarks/sqlite_inline.py``). When several *processes* write to one file heavily,
+    a write may wait for another's lock (the busy handler sleeps, p99 ~25 ms with 3 busy
+    writers on a loaded machine) and that wait would stall the loop: pass
+    ``never_blocks=False`` there to run each call in a worker thread instead.
+
     The table name is validated as an identifier; ids and data are always bound parameters.
     """
 
-    #: Disk I/O: async adapters run these methods in a worker thread.
-    never_blocks: ClassVar[bool] = False
+    #: Async adapters call the store on the event loop when True (see above).
+    never_blocks: bool
 
     def __init__(
         self,
@@ -85,6 +118,7 @@ class SQLiteStore(UserKeyHolder):
         table: str = "sessions",
         clock: Callable[[], datetime] | None = None,
         busy_timeout: float = 5.0,
+        never_blocks: bool = True,
     ) -> None:
         if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
             raise ConfigError("table", f"must match [A-Za-z_][A-Za-z0-9_]*, not {table!r}")
@@ -92,12 +126,18 @@ class SQLiteStore(UserKeyHolder):
             raise ConfigError("busy_timeout", f"must be a number of seconds, not {busy_timeout!r}")
         if busy_timeout < 0:
             raise ConfigError("busy_timeout", f"must be >= 0, not {busy_timeout!r}")
+        if not isinstance(never_blocks, bool):
+            raise ConfigError("never_blocks", f"must be True or False, not {never_blocks!r}")
+        self.never_blocks = never_blocks
         self._table = table
         self._path = os.fspath(path)
         self._busy_timeout = float(busy_timeout)
         self._clock = clock or utcnow
         self._closed = False
         self._pool_lock = threading.Lock()
+        # Held while the WAL is checkpointed: this process's new operations wait the few ms
+        # it takes, so its own stream of readers cannot starve the checkpoint.
+        self._checkpoint_gate = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._shared: sqlite3.Connection | None = None
         self._writes = itertools.count(1)
@@ -113,6 +153,7 @@ class SQLiteStore(UserKeyHolder):
         # stays as it is. A missing or expired session is left alone.
         self._sql_touch = f"UPDATE {t} SET expire = ? WHERE sid = ? AND {live}"
         self._sql_destroy = f"DELETE FROM {t} WHERE sid = ?"
+        self._sql_raw_get = f"SELECT sess FROM {t} WHERE sid = ?"
         self._sql_all = f"SELECT sid, sess FROM {t} WHERE {live}"
         self._sql_length = f"SELECT COUNT(*) FROM {t} WHERE {live}"
         self._sql_clear = f"DELETE FROM {t}"
@@ -146,12 +187,19 @@ class SQLiteStore(UserKeyHolder):
             "(sid TEXT PRIMARY KEY NOT NULL, token TEXT NOT NULL, expire REAL NOT NULL)",
         )
         self._in_memory = self._path in (":memory:", "")
-        with self._connection("open") as conn:
-            if not self._in_memory:
-                # Persistent in the file; readers no longer block the writer, nor it them.
-                conn.execute("PRAGMA journal_mode = WAL")
-            for statement in schema:
-                conn.execute(statement)
+        try:
+            with self._connection("open") as conn:
+                if not self._in_memory:
+                    # Persistent in the file; readers no longer block the writer, nor it them.
+                    conn.execute("PRAGMA journal_mode = WAL")
+                for statement in schema:
+                    conn.execute(statement)
+        except StoreError as exc:
+            # Name the file: "unable to open database file" alone does not say which one.
+            where = os.path.abspath(self._path) if not self._in_memory else self._path
+            exc.args = (f"{exc} (SQLite database {where!r})",)
+            self.close()
+            raise
 
     # -- the store contract -------------------------------------------------------------------
 
@@ -306,13 +354,33 @@ class SQLiteStore(UserKeyHolder):
             params = (*self._user_params(user), self._now_ms(), keep)
             return int(conn.execute(query, params).rowcount)
 
+    # -- the stored bytes (the contract suite's raw hooks) --------------------------------------
+
+    def raw_get(self, sid: str) -> bytes | None:
+        """The stored JSON of ``sid`` as UTF-8, expired or not (``None``: no row)."""
+        with self._connection("get", sid) as conn:
+            row = conn.execute(self._sql_raw_get, (sid,)).fetchone()
+        return None if row is None else str(row[0]).encode("utf-8", "surrogatepass")
+
+    def raw_set(self, sid: str, data: bytes) -> None:
+        """Store ``data`` unchanged as a foreign writer would; the expiry is read from the
+        record inside (unreadable data lives as a browser session)."""
+        text = data.decode("utf-8")
+        record = decode_record(text) or {}
+        try:
+            expire = self._expire_ms(record)
+        except InvalidRecordError:
+            expire = self._expire_ms({})
+        with self._connection("set", sid) as conn:
+            conn.execute(self._sql_set, (sid, text, expire))
+
     # -- maintenance --------------------------------------------------------------------------
 
     def prune(self, batch_size: int = 500) -> int:
         """Delete rows whose expiry has passed, ``batch_size`` at a time; return how many.
 
         Each batch is its own short transaction, so other writers get the lock in between.
-        Rows without an expiry (browser-session cookies) are never pruned.
+        Expired locks go too. ``NULL``-expiry rows (written by older versions) are kept.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError("batch_size", f"must be a positive int, not {batch_size!r}")
@@ -322,6 +390,7 @@ class SQLiteStore(UserKeyHolder):
                 deleted = conn.execute(self._sql_prune, (self._now_ms(), batch_size)).rowcount
                 removed += deleted
                 if deleted < batch_size:
+                    conn.execute(self._sql_prune_locks, (self._now_ms(),))
                     return removed
 
     def close(self) -> None:
@@ -362,19 +431,39 @@ class SQLiteStore(UserKeyHolder):
         expires = None if expire is None else _EPOCH + timedelta(milliseconds=expire)
         return Versioned(record, _sha1(text), expires)
 
-    @staticmethod
-    def _expire_ms(record: Mapping[str, Any]) -> float | None:
-        when = expires_at(record)
-        return None if when is None else _epoch_ms(when)
+    def _expire_ms(self, record: Mapping[str, Any]) -> float:
+        """The row's expiry: ``cookie.expires``, or one day from now for a browser-session
+        record (connect-redis's and connect-pg-simple's default), so abandoned ones go too."""
+        return _epoch_ms(store_expiry(record, self._clock()))
 
     def _maybe_prune(self, conn: sqlite3.Connection) -> None:
-        """Every few writes, delete one small batch of expired rows; failures only log."""
-        if next(self._writes) % _PRUNE_EVERY_WRITES:
+        """Every few writes, delete one batch of expired rows; every many, checkpoint the WAL
+        with TRUNCATE. Failures only log: the write itself succeeded."""
+        count = next(self._writes)
+        if count % _PRUNE_EVERY_WRITES:
             return
         try:
             conn.execute(self._sql_prune, (self._now_ms(), _PRUNE_BATCH_ON_WRITE))
+            if not self._in_memory and count % _CHECKPOINT_EVERY_WRITES == 0:
+                self._checkpoint(conn)
         except sqlite3.Error as exc:
             logger.warning("SQLiteStore: opportunistic prune failed: %s", exc)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """``wal_checkpoint(TRUNCATE)`` behind the gate, waiting briefly for the operations in
+        flight (another process's busy readers: it does what it can, the next one finishes)."""
+        with self._checkpoint_gate:
+            conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS}")
+            try:
+                # Another connection's automatic checkpoint (at a commit in flight) makes it
+                # BUSY at once, without waiting: try again once those have drained.
+                for _ in range(_CHECKPOINT_TRIES):
+                    (busy, _, _), *_ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                    if not busy:
+                        return
+                    time.sleep(0.001)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
     def _open(self) -> sqlite3.Connection:
         # Autocommit (isolation_level=None): each statement is its own transaction unless we
@@ -388,6 +477,7 @@ class SQLiteStore(UserKeyHolder):
         )
         try:
             conn.execute("PRAGMA synchronous = NORMAL")  # durable with WAL, minus fsync per write
+            conn.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT}")
             conn.create_function("coatcheck_sha1", 1, _sha1, deterministic=True)
         except BaseException:
             conn.close()
@@ -423,6 +513,8 @@ class SQLiteStore(UserKeyHolder):
         return self._shared
 
     def _checkout(self) -> sqlite3.Connection:
+        with self._checkpoint_gate:
+            pass
         with self._pool_lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the store is closed")
