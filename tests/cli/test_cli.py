@@ -103,16 +103,13 @@ def test_stats_counts_buckets_and_sizes(filled: Filled) -> None:
     assert stats["with_user"] == 6
     assert stats["users"] == 3
     # ada's 10/20/30 minutes and eve's twins; bob's 3 days; the browser-session record: the
-    # store's own expiry counts, so SQLite has none, and Redis and PostgreSQL give it a day
-    # (connect-redis / connect-pg-simple; PostgreSQL rounds up to the second, past the day).
+    # store's own expiry counts, and every store gives it a day (connect-redis /
+    # connect-pg-simple; SQLite too since issue 10.10; PostgreSQL rounds up, past the day).
     buckets = stats["expires_in"]
     assert buckets["< 1 hour"] == 5
     assert buckets["< 30 days"] == buckets[">= 30 days"] == 0
-    if filled.kind == "sqlite":
-        assert (buckets["no expiry"], buckets["< 1 day"], buckets["< 7 days"]) == (1, 0, 1)
-    else:
-        assert buckets["no expiry"] == 0
-        assert buckets["< 1 day"] + buckets["< 7 days"] == 2
+    assert buckets["no expiry"] == 0
+    assert buckets["< 1 day"] + buckets["< 7 days"] == 2
     sizes = stats["size_bytes"]
     assert 0 < sizes["p50"] <= sizes["p90"] <= sizes["p99"] <= sizes["max"] < sizes["total"]
     code, text = filled.run("stats")
