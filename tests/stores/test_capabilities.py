@@ -157,8 +157,12 @@ def _sqlite_backend(name: str, path: str, clock: FakeClock) -> Backend:
         if path == ":memory:":  # one database per connection: go through the store's own
             holder["store"].set(sid, record)
             return
-        with sqlite3.connect(path) as conn:
-            conn.execute("UPDATE sessions SET sess = ? WHERE sid = ?", (text, sid))
+        conn = sqlite3.connect(path)
+        try:
+            with conn:  # commits
+                conn.execute("UPDATE sessions SET sess = ? WHERE sid = ?", (text, sid))
+        finally:
+            conn.close()
 
     return Backend(name, make, node_write, clock)
 
