@@ -4,9 +4,9 @@ pass, interleaved, against the bare app of its framework.
 Each app (``http_apps.py``) runs under the server a user would deploy it with -- uvicorn for
 Starlette and FastAPI, gunicorn's sync worker for Flask and Django -- one worker, pinned with
 ``taskset`` to CPU 0; ``wrk -t1 -c16`` drives it from CPU 1. The scenario: ``GET /`` increments a
-counter in the session (``resave=False, save_uninitialized=False``), for a *returning* visitor
-(one cookie replayed: the session changes on every request) and a *new* visitor (no cookie: a
-new session is created and stored every time).
+counter in the session (``resave=False, save_uninitialized=False``), for *returning* visitors
+(64 cookies replayed in turn, so one session's requests do not overlap: the session changes on
+every request) and a *new* visitor (no cookie: a new session is created and stored every time).
 
 Reported per contender, medians over interleaved rounds (drift on a shared machine hits every
 contender alike, so ratios survive it):
@@ -87,6 +87,8 @@ class Contender:
     process: subprocess.Popen[bytes] | None = None
     pid: int = 0  # the process serving requests (gunicorn: the worker, not the arbiter)
     cookie: str | None = None  # the returning visitor's Cookie header
+    #: wrk's Lua script replaying the returning visitors' cookies in turn (see ``visitors``)
+    script: Path | None = None
     samples: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     round_trips: dict[str, dict[str, float]] = field(default_factory=dict)
     #: coatcheck imported from another checkout (``--baseline``): "before", measured alongside
@@ -255,12 +257,28 @@ def first_cookie(c: Contender) -> str:
 _UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6}
 
 
+def visitors(c: Contender, count: int, workdir: Path) -> None:
+    """``count`` returning visitors, each with the cookie its first visit got, replayed in
+    turn by a wrk script: with more visitors than connections, requests of one session do not
+    overlap (one user is not 16 parallel clients; the concurrency tests cover that case)."""
+    cookies = [c.cookie] + [first_cookie(c) for _ in range(count - 1)] if not c.bare else []
+    cookies = cookies or [DUMMY_COOKIE]
+    script = workdir / f"{c.name}.lua".replace(" ", "_")
+    listed = ",\n".join(f"  {json.dumps(cookie)}" for cookie in cookies)
+    script.write_text(
+        f"local cookies = {{\n{listed}\n}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #cookies + 1\n"
+        '  return wrk.format("GET", "/", {["Cookie"] = cookies[i]})\nend\n'
+    )
+    c.script = script
+
+
 def wrk(c: Contender, scenario: str, duration: int, connections: int) -> dict[str, float]:
     """One wrk run; the server's CPU is read around it."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if scenario == "returning":
-        assert c.cookie is not None
-        argv += ["-H", f"Cookie: {c.cookie}"]
+        assert c.script is not None
+        argv += ["-s", str(c.script)]
     argv.append(f"http://127.0.0.1:{c.port}/")
     before = cpu_us(c.pid)
     out = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=True).stdout
@@ -305,11 +323,13 @@ class RedisMonitor:
         return self
 
     def _read(self) -> None:
+        # ``1700000000.123 [0 127.0.0.1:5678] "GET" ...`` is a client's command (a round trip);
+        # ``[0 lua] "GET"`` runs inside a script the client sent with one EVALSHA: not counted.
         with contextlib.suppress(OSError, ValueError):
             for line in self.file:
-                match = re.search(rb'\] "([A-Za-z]+)"', line)
-                if match:
-                    self.commands.append(match[1].decode().upper())
+                match = re.search(rb'\[\d+ ([^\]]+)\] "([A-Za-z]+)"', line)
+                if match and match[1] != b"lua":
+                    self.commands.append(match[2].decode().upper())
 
     def __exit__(self, *exc: object) -> None:
         time.sleep(0.3)  # let the last commands arrive
@@ -343,8 +363,7 @@ def count_round_trips(c: Contender, redis_port: int) -> None:
 
 
 @contextlib.contextmanager
-def running(contenders: list[Contender]) -> Iterator[RedisServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="coatcheck-bench-http-"))
+def running(contenders: list[Contender], workdir: Path) -> Iterator[RedisServer]:
     log_dir = workdir / "logs"
     log_dir.mkdir()
     with RedisServer() as redis:
@@ -365,11 +384,13 @@ def running(contenders: list[Contender]) -> Iterator[RedisServer]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     contenders = make_contenders(args.only, args.baseline)
     started = time.monotonic()
-    with running(contenders) as redis:
+    workdir = Path(tempfile.mkdtemp(prefix="coatcheck-bench-http-"))
+    with running(contenders, workdir) as redis:
         print(f"{len(contenders)} servers up in {time.monotonic() - started:.0f}s", flush=True)
         for c in contenders:
             c.cookie = first_cookie(c)
             count_round_trips(c, redis.port)
+            visitors(c, args.visitors, workdir)
             for scenario in SCENARIOS:  # warm-up: imports, pools, caches
                 wrk(c, scenario, 1, args.connections)
         for r in range(args.rounds):
@@ -422,6 +443,7 @@ def summarise(contenders: list[Contender], args: argparse.Namespace) -> dict[str
         "duration_s": args.duration,
         "rounds": args.rounds,
         "connections": args.connections,
+        "visitors": args.visitors,
         "rows": rows,
     }
 
@@ -470,7 +492,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
         "request over the bare app of the same framework in the same round (utime+stime of the "
         "server process ÷ requests); **÷bare** = throughput ÷ the bare app's; round trips per "
         "request counted with Redis `MONITOR` / SQLite's trace callback. "
-        "Returning visitor: one cookie replayed, the session changes on every request. "
+        f"Returning visitors: {result.get('visitors', 1)} cookies replayed in turn, the "
+        "session changes on every request. "
         "New visitor: no cookie, a session is created and stored on every request.",
         "",
         "| stack | session | +CPU µs returning | +CPU µs new | ÷bare returning | ÷bare new "
@@ -598,6 +621,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=int, default=2, help="seconds per wrk run (2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
+    parser.add_argument(
+        "--visitors", type=int, default=64, help="returning visitors, cookies replayed in turn (64)"
+    )
     parser.add_argument("--only", help="regex over contender keys (bare apps always run)")
     parser.add_argument("--label", default="", help="suffix of the result files")
     parser.add_argument(
