@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import coatcheck._signing
 from coatcheck import (
     CookieOptions,
     CycleStateError,
@@ -27,7 +28,7 @@ from coatcheck import (
     StoreSet,
     SyncSession,
 )
-from coatcheck._cookies import MAX_COOKIE_HEADER
+from coatcheck._cookies import MAX_COOKIE_CANDIDATES, MAX_COOKIE_HEADER
 from coatcheck._merge import data_json
 from coatcheck.stores._codec import encode_record, to_json
 
@@ -293,6 +294,57 @@ def test_first_of_two_verified_duplicates_wins() -> None:
     second = given_stored(config, sid="second-" + "b" * 25)
     result = run_cycle(config, cookie=[second, first])  # two Cookie headers
     assert result.session.id == "second-" + "b" * 25
+
+
+@pytest.fixture
+def hmac_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many HMAC-SHA256 signatures the signer computes (one per candidate and secret)."""
+    count = [0]
+    real = coatcheck._signing._signature
+
+    def counting(key: bytes, value: bytes) -> bytes:
+        count[0] += 1
+        return real(key, value)
+
+    monkeypatch.setattr(coatcheck._signing, "_signature", counting)
+    return count
+
+
+FORGED_PAIR = "connect.sid=s:a.b"  # 17 characters: 858 of them fill a 16 KiB header
+
+
+@pytest.mark.parametrize("secrets", [1, 5])
+def test_a_header_of_858_forged_pairs_costs_a_handful_of_hmacs(
+    secrets: int, hmac_count: list[int]
+) -> None:
+    # issue 10.11: every pair used to be checked (858 x 5 HMACs per request)
+    header = "; ".join([FORGED_PAIR] * 858)
+    assert len(header) <= MAX_COOKIE_HEADER
+    config = make_config(secret=[f"secret {n}" for n in range(secrets)])
+    hmac_count[0] = 0
+    result = run_cycle(config, cookie=header)
+    assert result.session.id == ID1  # a fresh session, as for any forged cookie
+    assert result.cycle.had_cookie
+    checked = hmac_count[0] - 1  # the new session's own cookie is signed once
+    assert checked == MAX_COOKIE_CANDIDATES * secrets
+    assert MAX_COOKIE_CANDIDATES == 4
+
+
+def test_the_first_that_verifies_still_wins_within_the_cap() -> None:
+    config = make_config()
+    valid = given_stored(config)
+    forged = "; ".join([FORGED_PAIR] * (MAX_COOKIE_CANDIDATES - 1))
+    result = run_cycle(config, cookie=f"{forged}; {valid}; {forged}")
+    assert result.session.id == STORED_ID
+
+
+def test_a_valid_cookie_behind_the_cap_is_not_looked_at() -> None:
+    config = make_config()
+    valid = given_stored(config)
+    forged = "; ".join([FORGED_PAIR] * MAX_COOKIE_CANDIDATES)
+    result = run_cycle(config, cookie=[forged, valid])
+    assert result.session.id == ID1
+    assert ("get", STORED_ID) not in result.calls
 
 
 # -- path gating (DIFFERENCE: RFC 6265 path-match) -----------------------------------------------

@@ -26,6 +26,10 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: A cookie larger than any browser keeps is not worth parsing (RFC 6265 §6.1 asks for 4096).
 MAX_COOKIE_HEADER = 16 * 1024
+#: Duplicate cookies of our name whose signatures are checked, first ones first: enough for the
+#: real ones (a parent domain's and a path's), while a header packed with forged pairs costs at
+#: most this many HMACs per secret instead of hundreds.
+MAX_COOKIE_CANDIDATES = 4
 
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")

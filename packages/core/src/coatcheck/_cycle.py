@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from . import _decide
 from ._config import SessionConfig
 from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
-from ._cookies import cookie_values
+from ._cookies import MAX_COOKIE_CANDIDATES, cookie_values
 from ._errors import InvalidRecordError, SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
 from ._merge import data_json, text_hash
@@ -114,9 +114,11 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         values = cookie_values(request.cookie_header, config.name) if self.in_scope else []
         #: the request carried a cookie of our name (verified or not)
         self.had_cookie = bool(values)
-        #: the first cookie value whose signature verifies (express takes the first, #881)
+        #: the first cookie value whose signature verifies (express takes the first, #881),
+        #: among the first MAX_COOKIE_CANDIDATES (a flood of forged pairs is not all checked)
+        candidates = values[:MAX_COOKIE_CANDIDATES]
         self.cookie_id: str | None = next(
-            (sid for sid in (unsign_cookie_value(v, config.signer) for v in values) if sid),
+            (sid for sid in (unsign_cookie_value(v, config.signer) for v in candidates) if sid),
             None,
         )
         if values and self.cookie_id is None:
