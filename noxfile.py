@@ -1,8 +1,8 @@
 """The task runner. Every command of the README and of .ci/run goes through here.
 
-Other Python versions are installed under pyenv but hidden; expose them first:
+Under pyenv, the Pythons the sessions need are found without any export (see
+``expose_pyenv_pythons``); a missing one fails the run instead of being skipped.
 
-    export PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0
     nox -s tests          # the whole test suite (oldest and newest Python), real servers
     nox -s demo           # the demo page on http://127.0.0.1:8000 (SQLite store)
     nox -s lint typecheck bench dist
@@ -12,7 +12,9 @@ Other Python versions are installed under pyenv but hidden; expose them first:
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 
 import nox
 
@@ -32,6 +34,8 @@ TEST_DEPS = (
     "starlette>=0.37",
     "fastapi>=0.110",
     "gunicorn>=22",  # tests/concurrency: coatcheck-flask under a real threaded server
+    "mypy>=1.10",  # tests/test_readmes.py type-checks a newcomer's first lines
+    "nox>=2024.3",  # tests/test_noxfile.py loads this file
 )
 #: Debian packages the store tests need: real servers, never mocks.
 SERVER_PACKAGES = {"redis-server": "redis-server", "redis-cli": "redis-server"}
@@ -54,8 +58,46 @@ BROWSER_DEPS = ("playwright>=1.40",)
 BROWSER_PACKAGES = {"chromium": "chromium"}
 PYTHONS = ("3.10", "3.13")
 
+#: The Python of the tool sessions (lint, typecheck, demo, bench, dist).
+TOOL_PYTHON = "3.11"
+
 nox.options.sessions = ("lint", "typecheck", "tests")
 nox.options.reuse_existing_virtualenvs = True
+#: "interpreter not found" must fail the run: a skipped session exits 0 having run nothing.
+nox.options.error_on_missing_interpreters = True
+
+
+def expose_pyenv_pythons(installed: list[str] | None = None) -> str | None:
+    """Point ``PYENV_VERSION`` at the newest installed patch of each Python the sessions use.
+
+    pyenv hides every version but the global one: nox's ``python3.10`` is then a shim that
+    refuses to run. Left alone when ``PYENV_VERSION`` is already set or pyenv is absent.
+    Returns the value it set (or ``None``).
+    """
+    if os.environ.get("PYENV_VERSION"):
+        return None
+    if installed is None:
+        if not shutil.which("pyenv"):
+            return None
+        try:
+            listed = subprocess.run(
+                ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        installed = listed.stdout.split()
+    chosen = []
+    for minor in dict.fromkeys((TOOL_PYTHON, *PYTHONS)):  # the tool Python first: ``python``
+        patches = [v for v in installed if re.fullmatch(re.escape(minor) + r"\.\d+", v)]
+        if patches:
+            chosen.append(max(patches, key=lambda v: int(v.rsplit(".", 1)[1])))
+    if not chosen:
+        return None
+    os.environ["PYENV_VERSION"] = ":".join(chosen)
+    return os.environ["PYENV_VERSION"]
+
+
+expose_pyenv_pythons()
 
 
 def postgres_bindir() -> str | None:
@@ -133,7 +175,7 @@ def peers(session: nox.Session, frameworks: str) -> None:
     session.run("python", "-m", "tests.peers.run", *wanted, *options)
 
 
-@nox.session(python="3.11")
+@nox.session(python=TOOL_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install("ruff>=0.6")
@@ -141,14 +183,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python="3.11")
+@nox.session(python=TOOL_PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package."""
     install_workspace(session, "mypy>=1.10", *TEST_DEPS)
     session.run("mypy")
 
 
-@nox.session(python="3.11")
+@nox.session(python=TOOL_PYTHON)
 def demo(session: nox.Session) -> None:
     """The demo page on http://127.0.0.1:8000, sessions in SQLite (they survive a restart)."""
     # pip's own progress is shown: the first run installs for ~40 s and must not look hung.
@@ -158,7 +200,7 @@ def demo(session: nox.Session) -> None:
     session.run("python", "examples/demo.py", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session(python=TOOL_PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks (never pass/fail): every session middleware over real HTTP (a few minutes;
     writes benchmarks/results/http.*), the core cycle in-process, the stores.
@@ -175,7 +217,7 @@ def bench(session: nox.Session) -> None:
             session.run("python", f"benchmarks/{script}", env=env)
 
 
-@nox.session(python="3.11")
+@nox.session(python=TOOL_PYTHON)
 def dist(session: nox.Session) -> None:
     """Build the wheels, install them (not editable) and run the store contract suite."""
     out = session.create_tmp()

@@ -21,7 +21,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.urls import path
 
-from coatcheck_django import SessionStore
+from coatcheck_django import SessionStore, get_session
 
 
 def session_of(request: HttpRequest) -> SessionStore:
@@ -113,6 +113,14 @@ def expiry(request: HttpRequest) -> JsonResponse:
     )
 
 
+def long_cookie(request: HttpRequest) -> JsonResponse:
+    """express's per-session cookie through the typed accessor (issue 10.21)."""
+    session = get_session(request)
+    session.cookie.max_age = 120
+    session["long"] = True
+    return JsonResponse({"max_age": session.cookie.max_age})
+
+
 def replace(request: HttpRequest) -> JsonResponse:
     request.session = {"replaced": True}  # type: ignore[assignment]
     return JsonResponse({})
@@ -166,6 +174,7 @@ urlpatterns = [
     path("csrf-token/", csrf_token),
     path("csrf-post/", csrf_post),
     path("expiry/", expiry),
+    path("long-cookie/", long_cookie),
     path("replace/", replace),
     path("unset/", unset),
     path("stream/", stream),

@@ -22,7 +22,7 @@ from django.test import AsyncClient, Client, override_settings
 from coatcheck import StoreError
 from coatcheck._signing import ExpressSigner, sign_session_id
 from coatcheck.stores import MemoryStore
-from coatcheck_django import SessionMiddleware
+from coatcheck_django import SessionMiddleware, SessionStore, get_session
 from tests.django_adapter.stores import FailingWrites
 
 SECRET_KEY = "django-test-secret-key-not-for-production"  # djsettings
@@ -144,6 +144,27 @@ def test_outside_the_cookie_path_an_empty_session_is_never_saved(
     resp = client.get("/inside/put/", {"a": "1"})
     assert "; Path=/inside;" in resp.cookies["sessionid"].OutputString()
     assert client.get("/outside/data/").json() == {}  # the cookie is not even looked at
+
+
+def test_get_session_is_the_typed_request_session(store: MemoryStore) -> None:
+    resp = Client().get("/long-cookie/")
+    assert resp.json() == {"max_age": 120.0}
+    assert resp.cookies["sessionid"]["expires"]  # the per-session max age was sent
+    (record,) = store.all().values()
+    assert record["cookie"]["originalMaxAge"] == 120_000
+
+
+def test_get_session_refuses_a_request_without_a_coatcheck_session() -> None:
+    request = HttpRequest()
+    with pytest.raises(RuntimeError, match="not a coatcheck session"):
+        get_session(request)
+
+
+def test_outside_the_cookie_path_the_cookie_cannot_be_changed(inside_only: MemoryStore) -> None:
+    request = HttpRequest()
+    request.session = SessionStore(detached=True)
+    with pytest.raises(RuntimeError, match="outside the cookie path"):
+        get_session(request).cookie.max_age = 60
 
 
 def test_assigning_a_dict_replaces_the_data(store: MemoryStore) -> None:

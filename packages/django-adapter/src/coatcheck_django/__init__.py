@@ -23,7 +23,7 @@ from coatcheck import ConfigError
 
 from .__about__ import __version__
 from ._middleware import SessionMiddleware
-from ._store import SessionStore
+from ._store import SessionStore, get_session
 from ._users import alogout_everywhere, logout_everywhere
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "SessionStore",
     "__version__",
     "alogout_everywhere",
+    "get_session",
     "logout_everywhere",
 ]

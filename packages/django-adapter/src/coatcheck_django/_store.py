@@ -65,10 +65,16 @@ class SessionStore(ExpiryMethods):
         return None if cycle is None else cycle.session_id
 
     @property
-    def cookie(self) -> SessionCookie | None:
-        """This session's cookie settings (``max_age`` in seconds, ``expires`` ...)."""
+    def cookie(self) -> SessionCookie:
+        """This session's cookie settings (``max_age`` in seconds, ``expires`` ...).
+
+        ``RuntimeError`` outside the cookie path, where the session is never saved (as Flask's
+        null session refuses writes): there is no cookie to change.
+        """
         cycle = self._active()
-        return None if cycle is None else cycle.cookie
+        if cycle is None:
+            raise RuntimeError("no session cookie outside the cookie path (cookie.path option)")
+        return cycle.cookie
 
     # -- sessions of this session's user (user_key, "_auth_user_id" by default) ---------------
     @property
@@ -282,3 +288,18 @@ class SessionStore(ExpiryMethods):
         prune = getattr(load_config().store, "prune", None)
         if callable(prune):
             prune()
+
+
+def get_session(request: Any) -> SessionStore:
+    """``request.session`` typed as what it is, so ``get_session(request).cookie.max_age = 60``
+    and ``get_session(request).regenerate()`` type-check (Django ships no type hints).
+
+    ``RuntimeError`` when the request has no coatcheck session (the middleware is not wired).
+    """
+    session = getattr(request, "session", None)
+    if not isinstance(session, SessionStore):
+        raise RuntimeError(
+            "request.session is not a coatcheck session: add coatcheck_django.SessionMiddleware "
+            'to MIDDLEWARE and set SESSION_ENGINE = "coatcheck_django"'
+        )
+    return session
