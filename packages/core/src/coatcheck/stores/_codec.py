@@ -2,6 +2,12 @@
 
 JSON only (never pickle). ``encode_record`` validates the shape before anything is written, so a
 bad record fails loudly instead of corrupting the store.
+
+Nesting: a record nests at most ``MAX_DEPTH`` containers deep (the record object is level 1), on
+every Python. ``json`` alone gives no such rule: 3.10-3.12 raise ``RecursionError`` somewhere
+below 1,000 levels (less when the stack is already deep), 3.13 reads and writes 2,000 levels and
+fails only near 10,000. Deeper data is refused when written (``InvalidRecordError``) and a
+stored value that deep reads as no record (the cycle then starts a fresh session).
 """
 
 from __future__ import annotations
@@ -26,6 +32,37 @@ DEFAULT_TTL = timedelta(days=1)
 META_KEY = "_coatcheck"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: The deepest a record may nest (``{"cookie": {}}`` is 2 deep). Below the depth at which
+#: Python 3.10's ``json`` gives up, with room left for the caller's own stack.
+MAX_DEPTH = 512
+_CONTAINERS = (dict, list, tuple)
+
+
+def nests_too_deep(value: Any, text: str | bytes) -> bool:
+    """True if ``value`` (the JSON ``text`` encodes) nests deeper than ``MAX_DEPTH``.
+
+    Cheap where sessions live: each level costs an opening bracket (and a closing one) in the
+    text, so a text of at most ``2 * MAX_DEPTH`` characters, or with at most ``MAX_DEPTH``
+    ``[``/``{`` (those inside strings included), cannot be too deep. Only a text with more
+    brackets than that is walked, containers only, without recursion.
+    """
+    if len(text) <= 2 * MAX_DEPTH:
+        return False
+    if isinstance(text, str):
+        opening = text.count("{") + text.count("[")
+    else:
+        opening = text.count(b"{") + text.count(b"[")
+    if opening <= MAX_DEPTH or not isinstance(value, _CONTAINERS):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, _CONTAINERS):
+                stack.append((child, depth + 1))
+    return False
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
@@ -57,13 +94,21 @@ def _c_encode(value: Any) -> str:
 _encode = _c_encode if c_make_encoder is not None and c_encode_basestring else _ENCODER.encode
 
 
+_TOO_DEEP = f"session data nests deeper than {MAX_DEPTH} levels"
+
+
 def to_json(value: Any) -> str:
     """``JSON.stringify``'s spelling: compact, non-ASCII kept, lone surrogates escaped (ES2019),
-    so the text always encodes to UTF-8. Raises ``InvalidRecordError`` for non-JSON values."""
+    so the text always encodes to UTF-8. Raises ``InvalidRecordError`` for non-JSON values and
+    for values nested deeper than ``MAX_DEPTH``."""
     try:
         text = _encode(value)
-    except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+    except RecursionError:
+        raise InvalidRecordError(_TOO_DEEP) from None
+    except (TypeError, ValueError) as exc:
         raise InvalidRecordError(f"session data is not JSON-serialisable: {exc}") from exc
+    if nests_too_deep(value, text):
+        raise InvalidRecordError(_TOO_DEEP)
     if text.isascii():
         return text
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
@@ -90,12 +135,15 @@ def encode_record(record: Mapping[str, Any]) -> str:
 
 
 def decode_record(text: str | bytes) -> dict[str, Any] | None:
-    """Parse stored JSON; anything that is not a session record reads as ``None``."""
+    """Parse stored JSON; anything that is not a session record reads as ``None`` (a record
+    nested deeper than ``MAX_DEPTH`` too, whether or not this Python's parser got that far)."""
     try:
         value = json.loads(text)
     except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deep to read
         return None
     if not isinstance(value, dict) or not isinstance(value.get("cookie"), dict):
+        return None
+    if nests_too_deep(value, text):
         return None
     return value
 
