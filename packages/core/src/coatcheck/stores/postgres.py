@@ -48,7 +48,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
-from .._errors import ConfigError, StoreError, sid_prefix
+from .._errors import ConfigError, InvalidRecordError, StoreError, sid_prefix
 from ._codec import deadline_at, decode_record, encode_record, store_expiry, utcnow
 from ._protocol import Record, Versioned
 from ._users import UserKeyHolder
@@ -175,6 +175,7 @@ class _Queries:
         # Only a live row is touched: an expired session is not revived (MemoryStore's rule).
         self.touch = _render(touch)
         self.destroy = _render(q('DELETE FROM {table} WHERE "sid" = %s'))
+        self.raw_get = _render(q('SELECT "sess"::text FROM {table} WHERE "sid" = %s'))
         self.all = _render(q('SELECT "sid", "sess"::text FROM {table} WHERE ' + live))
         self.length = _render(q("SELECT count(*) FROM {table} WHERE " + live))
         self.clear = _render(q("DELETE FROM {table}"))
@@ -285,6 +286,15 @@ class _PostgresBase(UserKeyHolder):
         """The clock's now in epoch seconds (for ``to_timestamp(...)``)."""
         return self._clock().timestamp()
 
+    def _raw_params(self, sid: str, data: bytes) -> tuple[Any, ...]:
+        text = data.decode("utf-8")
+        record = decode_record(text) or {}
+        try:
+            expire = expire_for(record, self._clock())
+        except InvalidRecordError:
+            expire = expire_for({}, self._clock())
+        return (sid, text, expire)
+
     def _versioned(self, sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
         if row is None:
             return None
@@ -389,6 +399,16 @@ class PostgresStore(_PostgresBase):
 
     def destroy(self, sid: str) -> None:
         self._run("destroy", sid, self._q.destroy, (sid,))
+
+    def raw_get(self, sid: str) -> bytes | None:
+        """``sess::text`` of ``sid``'s row as UTF-8, expired or not (the contract's wire check:
+        a ``json`` column keeps the text connect-pg-simple sent)."""
+        rows, _ = self._run("get", sid, self._q.raw_get, (sid,))
+        return str(rows[0][0]).encode("utf-8") if rows else None
+
+    def raw_set(self, sid: str, data: bytes) -> None:
+        """The row connect-pg-simple would write for ``data``: its upsert, its expire."""
+        self._run("set", sid, self._q.set, self._raw_params(sid, data))
 
     def all(self) -> dict[str, Record]:
         rows, _ = self._run("all", None, self._q.all, (self._now(),))
@@ -612,6 +632,13 @@ class AsyncPostgresStore(_PostgresBase):
 
     async def destroy(self, sid: str) -> None:
         await self._run("destroy", sid, self._q.destroy, (sid,))
+
+    async def raw_get(self, sid: str) -> bytes | None:
+        rows, _ = await self._run("get", sid, self._q.raw_get, (sid,))
+        return str(rows[0][0]).encode("utf-8") if rows else None
+
+    async def raw_set(self, sid: str, data: bytes) -> None:
+        await self._run("set", sid, self._q.set, self._raw_params(sid, data))
 
     async def all(self) -> dict[str, Record]:
         rows, _ = await self._run("all", None, self._q.all, (self._now(),))
