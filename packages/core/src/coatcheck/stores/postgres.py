@@ -201,8 +201,8 @@ class _Queries:
             )
         )
         self.unlock = _render(q('DELETE FROM {locks} WHERE "sid" = %s AND "token" = %s'))
-        # Params: sid, token, then touch's. Only the holder's unlock touches.
-        self.unlock_touch = _render(unlock_cte + touch + q(' AND EXISTS (SELECT FROM "released")'))
+        # Params: sid, token, then touch's (the touch happens held or not: exactly touch()).
+        self.unlock_touch = _render(unlock_cte + touch)
 
 
 def _render(query: sql.Composed) -> bytes:
@@ -471,7 +471,7 @@ class PostgresStore(_PostgresBase):
 
     def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
         """Delete the lock row if ``token`` holds it; ``touch`` then refreshes ``expire`` in the
-        same statement (a non-holder's unlock changes nothing)."""
+        same statement, held or not (a non-holder's unlock releases nothing)."""
         query, params = self._unlock_statement(sid, token, touch)
         self._ensure_locks()
         self._run("unlock", sid, query, params)

@@ -160,11 +160,14 @@ return 0"""
 )
 
 #: ARGV: token, touch ('1', or '' = none), '', touch ttl ms, [session id]. Releases the
-#: lock only if the token holds it, and only then touches (PEXPIRE: a missing key stays
-#: missing). -> 1 released, 0 not held.
+#: lock only if the token holds it; touches either way (the protocol: exactly ``touch``;
+#: PEXPIRE, so a missing key stays missing). -> 1 released, 0 not held.
 UNLOCK = Script(
-    """if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
+    """local released = 0
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  released = 1
+end
 if ARGV[2] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   if tonumber(ARGV[4]) > 0 then"""
@@ -172,7 +175,7 @@ if ARGV[2] ~= '' then
     + """
   end
 end
-return 1"""
+return released"""
 )
 
 #: ARGV: token, lock ttl ms. -> nil if someone holds the lock, else {value | false, pttl}.

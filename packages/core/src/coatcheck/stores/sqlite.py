@@ -272,16 +272,15 @@ class SQLiteStore(UserKeyHolder):
 
     def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
         """Delete the lock row if ``token`` holds it; ``touch`` then moves the expiry in the
-        same transaction (a non-holder's unlock changes nothing)."""
+        same transaction, held or not (a non-holder's unlock releases nothing)."""
         with self._connection("unlock", sid) as conn:
             if touch is None:
                 conn.execute(self._sql_unlock, (sid, token))
                 return
             validate_record(touch)
             with _transaction(conn):
-                if conn.execute(self._sql_unlock, (sid, token)).rowcount:
-                    params = (self._expire_ms(touch), sid, self._now_ms())
-                    conn.execute(self._sql_touch, params)
+                conn.execute(self._sql_unlock, (sid, token))
+                conn.execute(self._sql_touch, (self._expire_ms(touch), sid, self._now_ms()))
 
     def get_locked(self, sid: str, ttl: float) -> tuple[str | None, Versioned | None]:
         """``lock`` and, if taken, ``get_versioned`` in one transaction."""
