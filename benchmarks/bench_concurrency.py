@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -35,8 +34,8 @@ MODES = ("none", "merge", "lock")
 SECRET = "bench secret, long enough to sign the cookies with!"
 
 
-def per_request_us(store: Any, mode: str, *, change: bool, n: int) -> float:
-    """Median µs of one cookie-carrying request cycle (load, app, end) over 5 rounds."""
+def request_cycle(store: Any, mode: str, *, change: bool) -> Callable[[], None]:
+    """One cookie-carrying request cycle (load, app, end) of a stored session, as a call."""
     config = SessionConfig.from_options(
         secret=SECRET, store=store, resave=False, save_uninitialized=False, concurrency=mode
     )
@@ -58,35 +57,40 @@ def per_request_us(store: Any, mode: str, *, change: bool, n: int) -> float:
             cycle.session.get("n")
         driver.end(cycle)
 
-    return median_us(one, n)
+    return one
 
 
-def median_us(fn: Callable[[], None], n: int) -> float:
-    for _ in range(n // 10):  # warm up
-        fn()
-    rounds = []
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(n // 5):
+def best_us(calls: dict[str, Callable[[], None]], n: int, rounds: int = 7) -> dict[str, float]:
+    """µs per call of each, best of ``rounds`` interleaved rounds (so machine drift and other
+    load hit every mode alike; the best round is the least disturbed one)."""
+    best = dict.fromkeys(calls, float("inf"))
+    for fn in calls.values():  # warm up
+        for _ in range(max(n // 20, 1)):
             fn()
-        rounds.append((time.perf_counter() - start) / (n // 5) * 1e6)
-    return statistics.median(rounds)
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / n * 1e6)
+    return best
 
 
 def costs(redis_url: str, n: int) -> dict[str, dict[str, float]]:
-    """{store: {"<mode> write"/"<mode> read": µs}}, the modes interleaved per store."""
+    """{store: {"<mode> write"/"<mode> read": µs}}: the modes interleaved per store."""
     figures: dict[str, dict[str, float]] = {}
     stores: list[tuple[str, Callable[[], Any], int]] = [
         ("MemoryStore", MemoryStore, n),
         ("RedisStore", lambda: RedisStore.from_url(redis_url, prefix="bench-conc:"), n // 10),
     ]
     for name, make, count in stores:
-        row: dict[str, float] = {}
-        for mode in MODES:
-            store = make()
-            row[f"{mode} write"] = per_request_us(store, mode, change=True, n=count)
-            row[f"{mode} read"] = per_request_us(store, mode, change=False, n=count)
-        figures[name] = row
+        store = make()
+        calls = {
+            f"{mode} {kind}": request_cycle(store, mode, change=kind == "write")
+            for kind in ("write", "read")
+            for mode in MODES
+        }
+        figures[name] = best_us(calls, count)
     return figures
 
 
@@ -113,14 +117,14 @@ def run(*, total: int = 1000, quick: bool = False) -> dict[str, Any]:
     """Both parts against a private Redis; ``quick`` measures fewer cycles and increments."""
     with redis_server() as url:
         return {
-            "per_request_us": costs(url, 2_000 if quick else 20_000),
+            "per_request_us": costs(url, 300 if quick else 3_000),
             "increments": kept(url, 160 if quick else total),
             "total": 160 if quick else total,
         }
 
 
 def report(figures: dict[str, Any]) -> str:
-    lines = ["## Per-request cost by concurrency mode (µs, SyncDriver, cookie-carrying request)"]
+    lines = ["## Per-request cost by concurrency mode (µs, best of 7 interleaved rounds)"]
     columns = [f"{mode} {kind}" for kind in ("write", "read") for mode in MODES]
     lines.append("| store | " + " | ".join(columns) + " |")
     lines.append("|---" * (len(columns) + 1) + "|")

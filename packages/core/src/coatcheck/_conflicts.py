@@ -125,6 +125,11 @@ class ConditionalWrites:
             raise CycleStateError("session cycle has not decided yet")
         return self._decision
 
+    @property
+    def conflicts(self) -> int:
+        """How many times the write in flight was refused for a newer version."""
+        return self._attempts
+
     # -- issuing -------------------------------------------------------------------------------
     def _write(
         self, key: str, text: str, *, unlock: str | None = None, strict: bool = False

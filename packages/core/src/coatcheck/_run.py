@@ -52,6 +52,8 @@ _NAMES: dict[type, str] = {
 _ANSWERED = (StoreSetIf, StoreGetVersioned, StoreUnlock)
 #: Lock polling: first pause, growth, longest pause (seconds); each pause is jittered.
 _FIRST_PAUSE, _GROWTH, _LONGEST_PAUSE = 0.002, 1.6, 0.05
+#: Merge conflicts: the longest pause before the first reload (doubling with each retry).
+_FIRST_CONFLICT_PAUSE = 0.005
 
 
 def _failure(op: StoreOperation, exc: BaseException) -> CoatcheckError:
@@ -264,6 +266,8 @@ def settle_sync(cycle: SessionCycle[Any], operations: Iterable[StoreOperation]) 
         result = run_one_sync(store, op)
         if isinstance(op, _ANSWERED):
             pending[:0] = cycle.outcome(op, result)
+            if _conflicted(op, result):
+                time.sleep(_conflict_pause(cycle.conflicts))
 
 
 async def settle_async(cycle: SessionCycle[Any], operations: Iterable[StoreOperation]) -> None:
@@ -275,6 +279,19 @@ async def settle_async(cycle: SessionCycle[Any], operations: Iterable[StoreOpera
         result = await run_one_async(store, op)
         if isinstance(op, _ANSWERED):
             pending[:0] = cycle.outcome(op, result)
+            if _conflicted(op, result):
+                await asyncio.sleep(_conflict_pause(cycle.conflicts))
+
+
+def _conflicted(op: StoreOperation, result: Any) -> bool:
+    """A loaded session's write was refused: the merge's reload follows."""
+    return isinstance(op, StoreSetIf) and not result and op.version is not None
+
+
+def _conflict_pause(attempt: int) -> float:
+    """A jittered pause before the reload of the ``attempt``-th conflict (up to 5, 10, 20 ms), so
+    the writers that just collided do not collide again in lockstep."""
+    return random.uniform(0, _FIRST_CONFLICT_PAUSE * 2 ** max(attempt - 1, 0))
 
 
 # -- the lock --------------------------------------------------------------------------------
