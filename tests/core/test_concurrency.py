@@ -602,3 +602,30 @@ def test_concurrency_defaults() -> None:
     none = config_for(VersionedStore(), "none")
     assert not none.versioned
     assert not none.locking
+
+
+@pytest.mark.parametrize("mode", ["merge", "lock"])
+def test_hmac_ids_at_rest_keep_the_guarantees(mode: str) -> None:
+    """With ``id_at_rest="hmac"`` versions and locks are those of the store key, not the id."""
+    store = LoggedMemoryStore()
+    config = config_for(store, mode, id_at_rest="hmac")
+    key = config.ids_at_rest.key(STORED_ID)
+    store.put(key, record(60, user="bob"))
+    d: Driver = SyncDriver(config)
+    c = cookie_header(STORED_ID)
+    a = begin(d, c)
+    other = d if mode == "merge" else SyncDriver(config_for(store, "merge", id_at_rest="hmac"))
+    b = begin(other, c)
+    b.session["y"] = 2
+    other.end(b)
+    a.session["x"] = 1
+    d.end(a)
+    assert data_of(store, key) == {"user": "bob", "y": 2, "x": 1}
+    assert store.stored(STORED_ID) is None  # the id itself never reaches the store
+    assert not store.locks
+    a, b = begin(d, c), begin(other, c)
+    b.session.destroy()
+    other.end(b)
+    a.session["z"] = 3
+    assert d.end(a).interrupted
+    assert store.stored(key) is None
