@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import logging
 import math
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, Union
 
 from ._at_rest import IdAtRest, IdsAtRest
 from ._cookies import (
@@ -254,6 +255,23 @@ def warn_short_secret(secrets: Sequence[str | bytes], stacklevel: int) -> None:
         )
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _typos_named(build: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Keep ``from_options``'s exact signature for mypy (a typo is a type error there), and make
+    a typo at run time a ``ConfigError`` naming the closest option, not a bare ``TypeError``.
+    The warnings ``from_options`` issues count this wrapper's frame in their ``stacklevel``."""
+
+    @functools.wraps(build)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        check_option_names(kwargs)
+        return build(*args, **kwargs)
+
+    return checked
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """All options of one session middleware, validated. Build it with ``from_options``."""
@@ -278,6 +296,7 @@ class SessionConfig:
     lock_ttl: float = MIN_LOCK_TTL
 
     @classmethod
+    @_typos_named
     def from_options(
         cls,
         *,
@@ -298,21 +317,18 @@ class SessionConfig:
         concurrency: str = "merge",
         lock_timeout: float | timedelta = 10.0,
         lock_ttl: float | timedelta | None = None,
-        **unknown: Any,
     ) -> SessionConfig:
         """Validate express-session's options (Python names) once, at start-up."""
-        if unknown:  # a typo: say which option was meant, not Python's bare TypeError
-            check_option_names(unknown)
         if resave is _UNSET:
             warnings.warn(
-                "undefined resave option; provide resave option", FutureWarning, stacklevel=3
+                "undefined resave option; provide resave option", FutureWarning, stacklevel=4
             )
             resave = True
         if save_uninitialized is _UNSET:
             warnings.warn(
                 "undefined save_uninitialized option; provide save_uninitialized option",
                 FutureWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             save_uninitialized = True
         if not isinstance(name, str) or not COOKIE_NAME_RE.match(name):
@@ -342,9 +358,9 @@ class SessionConfig:
         )
         resolved_cookie = cookie if callable(cookie) else CookieOptions.coerce(cookie)
         if isinstance(resolved_cookie, CookieOptions):
-            warn_cookie_options(resolved_cookie, stacklevel=3)
+            warn_cookie_options(resolved_cookie, stacklevel=4)
         secrets = resolve_secrets(secret)
-        warn_short_secret(secrets, stacklevel=3)
+        warn_short_secret(secrets, stacklevel=4)
         checked_store = check_store(store)
         if user_key is not None:
             index_users_of(checked_store, user_key)
@@ -534,7 +550,7 @@ def check_store(store: Any) -> Any:
             "coatcheck MemoryStore is not designed for a production environment, as it will "
             "leak memory, and will not scale past a single process.",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return store
 
