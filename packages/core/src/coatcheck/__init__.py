@@ -54,6 +54,15 @@ from ._request import RequestReceived, is_secure, path_matches
 from ._run import load_async, load_sync, run_async, run_sync, settle_async, settle_sync
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
+from ._stored import (
+    destroy_by_cookie,
+    destroy_by_cookie_async,
+    read_record,
+    read_record_async,
+    session_exists,
+    session_exists_async,
+    stored_data,
+)
 from ._users import SessionInfo, revoke, revoke_async, sessions_of, sessions_of_async
 
 __all__ = [
@@ -94,19 +103,26 @@ __all__ = [
     "check_option_names",
     "cookie_values",
     "default_genid",
+    "destroy_by_cookie",
+    "destroy_by_cookie_async",
     "is_secure",
     "load_async",
     "load_sync",
     "path_matches",
+    "read_record",
+    "read_record_async",
     "require_sync_store",
     "revoke",
     "revoke_async",
     "run_async",
     "run_sync",
     "serialize_cookie",
+    "session_exists",
+    "session_exists_async",
     "sessions_of",
     "sessions_of_async",
     "settle_async",
     "settle_sync",
+    "stored_data",
     "vary_with_cookie",
 ]

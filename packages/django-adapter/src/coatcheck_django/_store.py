@@ -19,7 +19,6 @@ Each has its native ``a``-prefixed coroutine, as do ``regenerate``/``destroy``/`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -27,30 +26,21 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from coatcheck import (
     SessionCookie,
     SessionGone,
-    SessionInfo,
-    StoreDestroy,
-    StoreGet,
-    revoke,
-    revoke_async,
-    run_async,
-    run_sync,
-    sessions_of,
-    sessions_of_async,
+    destroy_by_cookie,
+    destroy_by_cookie_async,
+    read_record,
+    read_record_async,
+    session_exists,
+    session_exists_async,
+    stored_data,
 )
-from coatcheck.stores._codec import META_KEY
-from coatcheck.stores._users import user_id
 
 from ._expiry import ExpiryMethods
 from ._settings import load_config
+from ._users import UserSessions
 
 
-def _stored_data(record: Any) -> dict[str, Any]:
-    if not isinstance(record, Mapping):
-        return {}
-    return {key: value for key, value in record.items() if key not in ("cookie", META_KEY)}
-
-
-class SessionStore(ExpiryMethods):
+class SessionStore(ExpiryMethods, UserSessions):
     """A Django session (``SessionBase``) backed by coatcheck: express's cookie, store and rules.
 
     Besides the whole Django API it has express's ``id`` (the bare id), ``cookie``,
@@ -75,42 +65,6 @@ class SessionStore(ExpiryMethods):
         if cycle is None:
             raise RuntimeError("no session cookie outside the cookie path (cookie.path option)")
         return cycle.cookie
-
-    # -- sessions of this session's user (user_key, "_auth_user_id" by default) ---------------
-    @property
-    def user_id(self) -> str | None:
-        """The logged-in user's id under ``user_key`` (``None``: anonymous)."""
-        cycle = self._active()
-        key = None if cycle is None else cycle.config.user_key
-        return None if cycle is None or key is None else user_id(dict.get(cycle.session, key))
-
-    def sessions(self) -> list[SessionInfo]:
-        """This user's live sessions, this one marked ``current`` ([] when anonymous)."""
-        user, cycle = self.user_id, self._active()
-        if user is None or cycle is None:
-            return []
-        return sessions_of(cycle.config, user, current=cycle.session_id)
-
-    async def asessions(self) -> list[SessionInfo]:
-        cycle = await self._aactive()
-        user = self.user_id
-        if user is None or cycle is None:
-            return []
-        return await sessions_of_async(cycle.config, user, current=cycle.session_id)
-
-    def revoke_others(self) -> int:
-        """ "Log out my other devices": destroy every other session of this user."""
-        user, cycle = self.user_id, self._active()
-        if user is None or cycle is None:
-            return 0
-        return revoke(cycle.config, user, keep=cycle.session_id)
-
-    async def arevoke_others(self) -> int:
-        cycle = await self._aactive()
-        user = self.user_id
-        if user is None or cycle is None:
-            return 0
-        return await revoke_async(cycle.config, user, keep=cycle.session_id)
 
     def regenerate(self, *, keep_data: bool = False, renew: bool = False) -> None:
         """New id (fixation defence); the old one is destroyed. ``keep_data`` moves the data
@@ -162,7 +116,7 @@ class SessionStore(ExpiryMethods):
         if cycle is None:
             return
         self._revive(always=True)
-        if must_create and self._run([StoreGet(cycle.store_key(cycle.session_id))]) != [None]:
+        if must_create and read_record(cycle.config, cycle.session_id) is not None:
             raise CreateError
         try:
             self._settle(cycle.save(strict=True))
@@ -174,9 +128,7 @@ class SessionStore(ExpiryMethods):
         if cycle is None:
             return
         self._revive(always=True)
-        if must_create and await self._arun([StoreGet(cycle.store_key(cycle.session_id))]) != [
-            None
-        ]:
+        if must_create and await read_record_async(cycle.config, cycle.session_id) is not None:
             raise CreateError
         try:
             await self._asettle(cycle.save(strict=True))
@@ -233,8 +185,8 @@ class SessionStore(ExpiryMethods):
             return
         if session_key is None or session_key == self.session_key:
             self._settle(cycle.destroy())
-        elif (sid := cycle.config.session_id_from(session_key)) is not None:
-            self._run([StoreDestroy(key) for key in cycle.config.ids_at_rest.lookup_keys(sid)])
+        else:
+            destroy_by_cookie(cycle.config, session_key)
 
     async def adelete(self, session_key: str | None = None) -> None:
         cycle = await self._aactive()
@@ -242,25 +194,16 @@ class SessionStore(ExpiryMethods):
             return
         if session_key is None or session_key == self.session_key:
             await self._asettle(cycle.destroy())
-        elif (sid := cycle.config.session_id_from(session_key)) is not None:
-            keys = cycle.config.ids_at_rest.lookup_keys(sid)
-            await self._arun([StoreDestroy(key) for key in keys])
+        else:
+            await destroy_by_cookie_async(cycle.config, session_key)
 
     def exists(self, session_key: str | None) -> bool:
         config = self.config
-        sid = None if config is None else config.session_id_from(session_key)
-        if config is None or sid is None:
-            return False
-        gets = [StoreGet(key) for key in config.ids_at_rest.lookup_keys(sid)]
-        return any(record is not None for record in run_sync(config.store, gets))
+        return config is not None and session_exists(config, session_key)
 
     async def aexists(self, session_key: str | None) -> bool:
         config = self.config
-        sid = None if config is None else config.session_id_from(session_key)
-        if config is None or sid is None:
-            return False
-        gets = [StoreGet(key) for key in config.ids_at_rest.lookup_keys(sid)]
-        return any(record is not None for record in await run_async(config.async_store, gets))
+        return config is not None and await session_exists_async(config, session_key)
 
     def load(self) -> dict[str, Any]:
         """Django's ``load()``: the data stored for this session (``{}`` if none)."""
@@ -269,8 +212,7 @@ class SessionStore(ExpiryMethods):
         cycle = self._cycle
         if cycle is None or not isinstance(cycle.session_id, str):
             return {}
-        (record,) = self._run([StoreGet(cycle.store_key(cycle.session_id))])
-        return _stored_data(record)
+        return stored_data(read_record(cycle.config, cycle.session_id))
 
     async def aload(self) -> dict[str, Any]:
         if self._pending is not None:
@@ -278,8 +220,7 @@ class SessionStore(ExpiryMethods):
         cycle = self._cycle
         if cycle is None or not isinstance(cycle.session_id, str):
             return {}
-        (record,) = await self._arun([StoreGet(cycle.store_key(cycle.session_id))])
-        return _stored_data(record)
+        return stored_data(await read_record_async(cycle.config, cycle.session_id))
 
     @classmethod
     def clear_expired(cls) -> None:
