@@ -35,7 +35,7 @@ from ._operations import (
     StoreUnlock,
 )
 from ._session_cookie import SessionCookie
-from .stores._codec import to_json
+from .stores._codec import is_mapping, to_json
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -91,6 +91,7 @@ class ConditionalWrites:
     _saved_hash: str | None
     _explicitly_saved_id: str | None
     _decided_hash: str | None
+    _decided_text: str | None
 
     if TYPE_CHECKING:
 
@@ -100,22 +101,24 @@ class ConditionalWrites:
         def _set_cookie_value(self) -> str: ...
         def _clock(self) -> datetime: ...
 
+    # The state at the start of every cycle, as class attributes (see ``SessionCycle``).
+    #: the session was deleted elsewhere: nothing is written, the cookie is expired
+    interrupted = False
+    _lock: tuple[str, str] | None = None  # (key, token) of the lock this cycle holds
+    _version_key: str | None = None  # the store key whose version is tracked
+    _version: str | None = None  # its version; None: unknown (re-read before writing)
+    _snapshot_text = "{}"  # JSON of the data as stored at load/last write (merge base)
+    _snapshot_cookie: Mapping[str, Any] | None = None  # the stored cookie then
+    _writing_text = ""  # JSON of the data the write in flight carries
+    _write_unlock: str | None = None  # the token the write in flight releases
+    _strict = False  # the write in flight raises SessionGone (Django's UpdateError)
+    _attempts = 0  # refused attempts of the write in flight
+    _collided = False  # a new id was already taken once
+    _decision: Decision | None = None
+
     def _init_conditional_writes(self, config: SessionConfig, *, locking: bool) -> None:
         self._versioned = config.versioned
         self._locking = locking and config.locking
-        #: the session was deleted elsewhere: nothing is written, the cookie is expired
-        self.interrupted = False
-        self._lock: tuple[str, str] | None = None  # (key, token) of the lock this cycle holds
-        self._version_key: str | None = None  # the store key whose version is tracked
-        self._version: str | None = None  # its version; None: unknown (re-read before writing)
-        self._snapshot_text = "{}"  # JSON of the data as stored at load/last write (merge base)
-        self._snapshot_cookie: Mapping[str, Any] | None = None  # the stored cookie then
-        self._writing_text = ""  # JSON of the data the write in flight carries
-        self._write_unlock: str | None = None  # the token the write in flight releases
-        self._strict = False  # the write in flight raises SessionGone (Django's UpdateError)
-        self._attempts = 0  # refused attempts of the write in flight
-        self._collided = False  # a new id was already taken once
-        self._decision: Decision | None = None
 
     @property
     def decision(self) -> Decision:
@@ -231,8 +234,8 @@ class ConditionalWrites:
     def _rebase(self, key: str, result: Any) -> list[StoreOperation]:
         """The fresh copy after a conflict: re-apply this request's changes and write again."""
         record, version, _ = unpack(result)
-        cookie_json = record.get("cookie") if isinstance(record, Mapping) else None
-        if record is None or not isinstance(cookie_json, Mapping) or version is None:
+        cookie_json = record.get("cookie") if is_mapping(record) else None
+        if record is None or not is_mapping(cookie_json) or version is None:
             return self._gone(key)
         changes = _merge.changes_since(self._snapshot_text, self.session)
         data = _merge.merged_data(record, self.session, changes)
@@ -249,7 +252,7 @@ class ConditionalWrites:
         if self._saved_id == self.session_id:
             self._saved_hash = merged_hash
         if self._decided_hash is not None:
-            self._decided_hash = merged_hash
+            self._decided_hash, self._decided_text = merged_hash, text
         self._writing_text = text
         return [StoreSetIf(key, self.record(), version, self._write_unlock)]
 

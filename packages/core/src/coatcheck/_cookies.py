@@ -33,7 +33,6 @@ MAX_COOKIE_CANDIDATES = 4
 
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-_ASCII_ESCAPE = frozenset("01234567")  # %00-%7F: one byte that is its own UTF-8 character
 #: ``encodeURIComponent`` for every ASCII character, as one ``str.translate`` table.
 _ENCODE_ASCII = {
     code: chr(code) if chr(code).isalnum() or chr(code) in "!'()*-._~" else f"%{code:02X}"
@@ -41,19 +40,39 @@ _ENCODE_ASCII = {
 }
 
 
+def _ascii_escapes() -> dict[str, str]:
+    """Every two-hex-digit escape of an ASCII character, in any letter case: ``"3a"`` -> ``":"``."""
+    table: dict[str, str] = {}
+    for code in range(128):
+        digits = f"{code:02x}"
+        for high in {digits[0], digits[0].upper()}:
+            for low in {digits[1], digits[1].upper()}:
+                table[high + low] = chr(code)
+    return table
+
+
+#: ``%XX`` escapes of ASCII characters: one byte that is its own UTF-8 character, so they decode
+#: without UTF-8 checks (a signed id's ``%3A``, ``%2B``, ``%2F`` are such escapes).
+_ASCII_UNESCAPES = _ascii_escapes()
+
+
 def decode_uri_component(text: str) -> str:
     """JavaScript's ``decodeURIComponent``, keeping the raw text where JS would throw."""
     if "%" not in text:
         return text
     head, *escaped = text.split("%")
-    ascii_only = True
+    decoded = [head]
+    for part in escaped:
+        char = _ASCII_UNESCAPES.get(part[:2])
+        if char is None:
+            break  # a stray "%", or a non-ASCII escape: checked below
+        decoded.append(char)
+        decoded.append(part[2:])
+    else:
+        return "".join(decoded)  # the common case: ASCII escapes only
     for part in escaped:
         if len(part) < 2 or part[0] not in _HEX_DIGITS or part[1] not in _HEX_DIGITS:
             return text  # a stray % that is not an escape: JS throws URIError, cookie keeps raw
-        if part[0] not in _ASCII_ESCAPE:
-            ascii_only = False
-    if ascii_only:  # the common case (a signed id's ``%3A``, ``%2B``, ``%2F``): no UTF-8 to check
-        return head + "".join([chr(int(part[:2], 16)) + part[2:] for part in escaped])
     try:
         return unquote(text, errors="strict")
     except UnicodeDecodeError:

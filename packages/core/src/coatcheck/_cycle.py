@@ -45,8 +45,8 @@ from ._operations import (
 from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
-from ._signing import sign_session_id, unsign_cookie_value
-from .stores._codec import EncodedRecord, to_json
+from ._signing import sign_session_id
+from .stores._codec import EncodedRecord, is_mapping, to_json
 
 logger = logging.getLogger("coatcheck")
 
@@ -93,6 +93,37 @@ class SessionCycle(ConditionalWrites, Generic[S]):
 
     session: S
 
+    # Per-cycle state whose starting value is the same for every request lives here, as class
+    # attributes: a cycle sets only what this request changes (one allocation per request).
+    session_id: str = ""
+    _cookie_index = 0
+    # Lifetimes and ids at rest (DESIGN): the record's "_coatcheck" object, carried along; the
+    # creation time (only with max_lifetime); the expiry the store reported at load; the keys
+    # still to try and, if the record was found under an older secret's key, that key
+    # (destroyed once the session is written under the current one).
+    _meta: dict[str, Any] | None = None
+    _created: datetime | None = None
+    _stored_expiry: StoredExpiry = UNREPORTED
+    _lookup_index = 0
+    _key: tuple[str, str] = ("", "")  # (id, its store key): one HMAC per id
+    _stale_key: str | None = None
+    #: store work the driver runs right after loading (an expired record's destroy, or the
+    #: lookup under the next secret's key); see ``next_load_operation``
+    _load_operations: tuple[StoreOperation, ...] = ()
+    _original_id: str | None = None
+    _original_hash: str | None = None
+    _saved_id: str | None = None
+    _saved_hash: str | None = None
+    _explicitly_saved_id: str | None = None
+    _decided_hash: str | None = None
+    _decided_text: str | None = None  # the data's JSON at the decision (late saves compare it)
+    #: the data at the decision when every value is an immutable scalar (see _scalar_items)
+    _decided_items: tuple[tuple[str, Any], ...] | None = None
+    destroyed = False
+    unset = False
+    _resend = False  # send the cookie at the end whatever express's rules say
+    _discarded = False  # the response failed: nothing is saved or sent
+
     def __init__(
         self,
         config: SessionConfig,
@@ -107,51 +138,27 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self.request = request
         self.now: datetime = request.now
         self._session_class = session_class
-        self._cookie_options = config.cookie_options_for(request.request)
-        self.in_scope = path_matches(request.path, self._cookie_options.path)
-        self.phase = Phase.STARTED if self.in_scope else Phase.OUT_OF_SCOPE
+        self._cookie_options = options = config.cookie_options_for(request.request)
+        self.in_scope = in_scope = path_matches(request.path, options.path)
+        self.phase = Phase.STARTED if in_scope else Phase.OUT_OF_SCOPE
         self.secure = is_secure(request, config.proxy)
-        values = cookie_values(request.cookie_header, config.name) if self.in_scope else []
+        values = cookie_values(request.cookie_header, config.name) if in_scope else []
         #: the request carried a cookie of our name (verified or not)
         self.had_cookie = bool(values)
         #: the first cookie value whose signature verifies (express takes the first, #881),
         #: among the first MAX_COOKIE_CANDIDATES (a flood of forged pairs is not all checked)
-        candidates = values[:MAX_COOKIE_CANDIDATES]
-        self.cookie_id: str | None = next(
-            (sid for sid in (unsign_cookie_value(v, config.signer) for v in candidates) if sid),
-            None,
-        )
-        if values and self.cookie_id is None:
-            logger.debug("cookie unsigned or signature invalid")
-        self.session_id: str = ""
+        self.cookie_id: str | None = None
+        if values:
+            unsign = config.signer.unsign_id
+            for value in values[:MAX_COOKIE_CANDIDATES]:
+                sid = unsign(value)
+                if sid:
+                    self.cookie_id = sid
+                    break
+            else:
+                logger.debug("cookie unsigned or signature invalid")
         self.cookie = SessionCookie(self._clock)
-        self._cookie_index = 0
-        # Lifetimes and ids at rest (DESIGN): the record's "_coatcheck" object, carried along;
-        # the creation time (only with max_lifetime); the expiry the store reported at load;
-        # the keys still to try and, if the record was found under an older secret's key, that
-        # key (destroyed once the session is written under the current one).
-        self._meta: dict[str, Any] | None = None
-        self._created: datetime | None = None
-        self._stored_expiry: StoredExpiry = UNREPORTED
-        self._lookup_index = 0
-        self._key: tuple[str, str] = ("", "")  # (id, its store key): one HMAC per id
-        self._stale_key: str | None = None
-        #: store work the driver runs right after loading (an expired record's destroy, or
-        #: the lookup under the next secret's key); see ``next_load_operation``
-        self._load_operations: list[StoreOperation] = []
-        self._original_id: str | None = None
-        self._original_hash: str | None = None
-        self._saved_id: str | None = None
-        self._saved_hash: str | None = None
-        self._explicitly_saved_id: str | None = None
-        self._decided_hash: str | None = None
-        #: the data at the decision when every value is an immutable scalar (see _scalar_items)
-        self._decided_items: tuple[tuple[str, Any], ...] | None = None
-        self.destroyed = False
-        self.unset = False
         self._init_conditional_writes(config, locking=locking)
-        self._resend = False  # send the cookie at the end whatever express's rules say
-        self._discarded = False  # the response failed: nothing is saved or sent
 
     # -- helpers -------------------------------------------------------------------------------
     def _clock(self) -> datetime:
@@ -193,16 +200,21 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         the data as it is now, just computed to hash it): the store then writes that text
         instead of encoding the whole record again. Anything odd (the cookie not first, a
         cookie that does not encode) is left to the store's own encoding, errors included."""
-        record = EncodedRecord(self.record())
-        if self._cookie_index == 0 and text[:1] == "{":
-            try:
-                head = _COOKIE_HEAD + to_json(record["cookie"])
-                meta = record.get(META_KEY)
-                if meta is not None:
-                    head += _META_HEAD + to_json(meta)
-            except InvalidRecordError:
-                return record
-            record.json = head + ("}" if text == "{}" else "," + text[1:])
+        if self._cookie_index != 0 or text[:1] != "{":
+            return EncodedRecord(self.record())
+        cookie = self.cookie.to_json()
+        record = EncodedRecord({"cookie": cookie})
+        meta = self._meta_to_store()
+        if meta is not None:
+            record[META_KEY] = meta
+        record.update(dict.items(self.session))  # untracked: the app did not read it
+        try:
+            head = _COOKIE_HEAD + to_json(cookie)
+            if meta is not None:
+                head += _META_HEAD + to_json(meta)
+        except InvalidRecordError:
+            return record
+        record.json = head + ("}" if text == "{}" else "," + text[1:])
         return record
 
     def _meta_to_store(self) -> dict[str, Any] | None:
@@ -268,9 +280,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         ids = self.config.ids_at_rest
         if record is None and self._lookup_index + 1 < ids.key_count:
             self._lookup_index += 1  # not under this secret's key: try the next (older) one
-            self._load_operations.append(
-                self._read(ids.key_for(self.cookie_id, self._lookup_index))
-            )
+            self._load_operations += (self._read(ids.key_for(self.cookie_id, self._lookup_index)),)
             return self.session
         found_key = (
             ids.key_for(self.cookie_id, self._lookup_index)
@@ -284,10 +294,10 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         elif not self._inflate(self.cookie_id, record):
             self._generate()
             logger.debug("destroying the unusable record of %s", sid_prefix(self.cookie_id))
-            self._load_operations.append(StoreDestroy(found_key))  # not read again
+            self._load_operations += (StoreDestroy(found_key),)  # not read again
         elif self._past_max_lifetime():
             logger.debug("session %s is past max_lifetime; destroying it", self.id_prefix)
-            self._load_operations.append(StoreDestroy(found_key))
+            self._load_operations += (StoreDestroy(found_key),)
             self._generate()
         else:
             self._stored_expiry = expires_at
@@ -307,7 +317,11 @@ class SessionCycle(ConditionalWrites, Generic[S]):
     def next_load_operation(self) -> StoreOperation | None:
         """Store work to run right after ``loaded()`` (hand a ``StoreGet``'s answer back to
         ``loaded()``); ``None`` when loading is done."""
-        return self._load_operations.pop(0) if self._load_operations else None
+        pending = self._load_operations
+        if not pending:
+            return None
+        self._load_operations = pending[1:]
+        return pending[0]
 
     def _past_max_lifetime(self) -> bool:
         deadline = self._deadline()
@@ -337,12 +351,14 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         Expiry is the store's job, as in express: connect-redis's ``touch`` extends the key's TTL
         but leaves the stored ``cookie.expires`` behind, so a live record may carry a past date.
         """
-        cookie_json = record.get("cookie") if isinstance(record, Mapping) else None
+        cookie_json = record.get("cookie") if is_mapping(record) else None
         try:
-            if not isinstance(cookie_json, Mapping):
+            if not is_mapping(cookie_json):
                 raise ValueError("no 'cookie' object")
             cookie = SessionCookie.from_json(cookie_json, self._clock)
-            data = {k: v for k, v in record.items() if k != "cookie" and k != META_KEY}
+            data = dict(record)  # a copy: a store may hand out an object it keeps
+            del data["cookie"]
+            data.pop(META_KEY, None)
             text = to_json(data)
             original_hash = text_hash(text)
         except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
@@ -352,10 +368,10 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             return False
         self.session_id = sid
         self.cookie = cookie
-        self._cookie_index = list(record).index("cookie")
+        self._cookie_index = 0 if next(iter(record)) == "cookie" else list(record).index("cookie")
         self.session._replace_data(data)
         meta = record.get(META_KEY)
-        self._meta = dict(meta) if isinstance(meta, Mapping) else None
+        self._meta = dict(meta) if is_mapping(meta) else None
         self._created = None if self.config.max_lifetime is None else created_at(meta)
         self._original_id = sid
         self._original_hash = original_hash
@@ -545,7 +561,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         current_text = data_json(self.session)
         current_hash = text_hash(current_text)
         facts = self.facts(current_hash)
-        self.touch()  # express touches at header time / end, before saving or serialising
+        self.cookie.reset_max_age()  # express touches at header time / end (touch())
         saving = _decide.should_save(facts)
         touching = not saving and self.config.store_implements_touch and _decide.should_touch(facts)
         if touching and self.config.touch_after is not None and not self._touch_due():
@@ -577,7 +593,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
                 operations.append(StoreUnlock(key, final_unlock, self.record()))
             else:
                 operations.append(StoreTouch(key, self.record()))
-        self._decided_hash = current_hash
+        self._decided_hash, self._decided_text = current_hash, current_text
         self._decided_items = _scalar_items(self.session)
         vary = self.session.accessed or set_cookie is not None
         released = self._releasing(tuple(operations))
@@ -626,11 +642,14 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         if decided_items is not None and _same_items(decided_items, self.session):
             return []  # the very same scalars as at the decision: nothing can have changed
         current_text = data_json(self.session)
+        if current_text == self._decided_text:
+            return []  # the same JSON (so the same hash) as at the decision
         current_hash = text_hash(current_text)
         already_saved = _decide.is_saved(self.facts(current_hash))  # e.g. a late explicit save()
         if current_hash == self._decided_hash or already_saved:
             return []
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
         self._decided_hash = self._saved_hash = current_hash
+        self._decided_text = current_text
         self._saved_id = self.session_id
         return self._sets(current_text)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .stores._codec import DEFAULT_TTL, META_KEY
+from .stores._codec import DEFAULT_TTL, META_KEY, is_mapping
 
 __all__ = ["META_KEY", "UNREPORTED", "created_at", "meta_with", "touch_due"]
 
@@ -46,7 +46,7 @@ def epoch_ms(when: datetime) -> int:
 def created_at(meta: Any) -> datetime | None:
     """The creation time in a stored ``_coatcheck`` object; junk (a hand edit, a Node app's
     change) reads as missing, never raises."""
-    value = meta.get("created") if isinstance(meta, Mapping) else None
+    value = meta.get("created") if is_mapping(meta) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     try:

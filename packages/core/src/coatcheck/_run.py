@@ -69,17 +69,7 @@ def run_one_sync(store: Any, op: StoreOperation) -> Any:
     """Run one operation against a sync store; its result (``None`` for writes)."""
     try:
         match op:
-            case StoreGet(sid):
-                try:
-                    return store.get(sid)
-                except FileNotFoundError:
-                    return None
-            case StoreSet(sid, record):
-                store.set(sid, record)
-            case StoreTouch(sid, record):
-                store.touch(sid, record)
-            case StoreDestroy(sid):
-                store.destroy(sid)
+            # the default ("merge") mode's two operations first: each case is a type test
             case StoreGetVersioned(sid):
                 try:
                     return store.get_versioned(sid)
@@ -89,6 +79,17 @@ def run_one_sync(store: Any, op: StoreOperation) -> Any:
                 if unlock is None:
                     return bool(store.set_if(sid, record, version))
                 return bool(store.set_if(sid, record, version, unlock=unlock))
+            case StoreGet(sid):
+                try:
+                    return store.get(sid)
+                except FileNotFoundError:
+                    return None
+            case StoreTouch(sid, record):
+                store.touch(sid, record)
+            case StoreSet(sid, record):
+                store.set(sid, record)
+            case StoreDestroy(sid):
+                store.destroy(sid)
             case StoreUnlock(sid, token, touch):
                 if touch is None:
                     store.unlock(sid, token)
@@ -115,17 +116,7 @@ async def run_one_async(store: Any, op: StoreOperation) -> Any:
     """``run_one_sync`` for an async store (see ``SessionConfig.async_store``)."""
     try:
         match op:
-            case StoreGet(sid):
-                try:
-                    return await store.get(sid)
-                except FileNotFoundError:
-                    return None
-            case StoreSet(sid, record):
-                await store.set(sid, record)
-            case StoreTouch(sid, record):
-                await store.touch(sid, record)
-            case StoreDestroy(sid):
-                await store.destroy(sid)
+            # the default ("merge") mode's two operations first: each case is a type test
             case StoreGetVersioned(sid):
                 try:
                     return await store.get_versioned(sid)
@@ -135,6 +126,17 @@ async def run_one_async(store: Any, op: StoreOperation) -> Any:
                 if unlock is None:
                     return bool(await store.set_if(sid, record, version))
                 return bool(await store.set_if(sid, record, version, unlock=unlock))
+            case StoreGet(sid):
+                try:
+                    return await store.get(sid)
+                except FileNotFoundError:
+                    return None
+            case StoreTouch(sid, record):
+                await store.touch(sid, record)
+            case StoreSet(sid, record):
+                await store.set(sid, record)
+            case StoreDestroy(sid):
+                await store.destroy(sid)
             case StoreUnlock(sid, token, touch):
                 if touch is None:
                     await store.unlock(sid, token)

@@ -38,7 +38,7 @@ class Session(dict[str, Any]):
     """Session data (a ``dict``) with express's ``id`` and ``cookie``."""
 
     def __init__(self, cycle: SessionCycle[Any]) -> None:
-        super().__init__()
+        # (no ``dict.__init__``: a new dict is already empty)
         self._cycle = cycle
         self.accessed = False
 
@@ -75,7 +75,10 @@ class Session(dict[str, Any]):
     def _replace_data(self, data: Mapping[str, Any]) -> None:
         """Swap in new data without counting it as the app's access."""
         dict.clear(self)
-        dict.update(self, ((k, v) for k, v in data.items() if k not in _RESERVED))
+        dict.update(self, data)
+        for key in _RESERVED:
+            if dict.__contains__(self, key):
+                dict.__delitem__(self, key)
 
     # -- the dict interface, tracked -------------------------------------------------------
     def __getitem__(self, key: str) -> Any:

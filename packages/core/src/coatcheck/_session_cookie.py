@@ -104,6 +104,19 @@ _CHECKS: dict[str, Callable[[Any], None]] = {
 }
 
 
+def _check_settings(path: Any, domain: Any, same_site: Any, priority: Any) -> bool:
+    """A stored cookie's settings, checked as the attribute setters check them, in order."""
+    _check_path(path)
+    _check_domain(domain)
+    _check_same_site(same_site)
+    _check_priority(priority)
+    return True
+
+
+#: Stored cookies share a handful of distinct settings: each combination is checked once.
+_checked_settings = lru_cache(maxsize=256, typed=True)(_check_settings)
+
+
 def _check_lifetime(seconds_: float, what: str) -> None:
     if not math.isfinite(seconds_) or abs(seconds_) > MAX_LIFETIME_SECONDS:
         raise ValueError(f"{what} must be a finite lifetime within 1000 years, not {seconds_!r}")
@@ -185,17 +198,25 @@ class SessionCookie:
         if original is not None:
             _check_lifetime(original / 1000, "cookie.originalMaxAge")
         cookie._original_max_age = None if original is None else original / 1000
-        cookie.path = data.get("path", "/")
-        cookie.http_only = bool(data.get("httpOnly", True))
-        for key, attribute in (
-            ("secure", "secure"),
-            ("domain", "domain"),
-            ("sameSite", "same_site"),
-            ("partitioned", "partitioned"),
-            ("priority", "priority"),
-        ):
-            if key in data:
-                setattr(cookie, attribute, data[key])
+        settings = (
+            data.get("path", "/"),
+            data.get("domain"),
+            data.get("sameSite"),
+            data.get("priority"),
+        )
+        try:
+            _checked_settings(*settings)
+        except TypeError:  # an unhashable value: checked uncached (and refused)
+            _check_settings(*settings)
+        cookie.__dict__.update(  # checked just above, as the setters would
+            path=settings[0],
+            http_only=bool(data.get("httpOnly", True)),
+            secure=data.get("secure"),
+            domain=settings[1],
+            same_site=settings[2],
+            partitioned=data.get("partitioned"),
+            priority=settings[3],
+        )
         return cookie
 
     # -- express's getters and setters -------------------------------------------------------
