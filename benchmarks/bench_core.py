@@ -24,6 +24,9 @@ from coatcheck_asgi import SessionMiddleware as CoatcheckSessions
 SECRET = "benchmark secret"
 DATA = {"user": {"id": 42, "name": "Ada", "roles": ["admin", "dev"]}, "cart": [1, 2, 3]}
 ROUNDS, LOOPS = 7, 2000
+CORE = "coatcheck core (SyncDriver + MemoryStore)"
+ASGI = "coatcheck-asgi middleware + MemoryStore"
+BARE = "bare ASGI app (no sessions, same runner)"
 #: CPU time of this process, not wall time: on a shared machine, time spent waiting for a core
 #: is not the code's cost (``--wall`` measures wall time instead).
 CLOCK = time.perf_counter if "--wall" in sys.argv else time.process_time
@@ -123,11 +126,30 @@ def asgi_cases(middleware: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
+def bare_asgi(app: Any) -> Any:
+    """No sessions: the app gets a plain dict; what the runner itself costs per request."""
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "session": {"n": 0}}, receive, send)
+
+    return bare
+
+
+def bare_cases() -> dict[str, Callable[[], Any]]:
+    run = asgi_runner(bare_asgi)
+    cookie = "connect.sid=" + "x" * 80
+    return {
+        "new visitor": lambda: run(None, True),
+        "returning, unchanged": lambda: run(cookie, False),
+        "returning, changed": lambda: run(cookie, True),
+    }
+
+
 def main() -> None:
     store = MemoryStore()
     contenders = {
-        "coatcheck core (SyncDriver + MemoryStore)": core_cases(),
-        "coatcheck-asgi middleware + MemoryStore": asgi_cases(
+        CORE: core_cases(),
+        ASGI: asgi_cases(
             lambda app: CoatcheckSessions(
                 app, secret=SECRET, store=store, resave=False, save_uninitialized=True
             )
@@ -135,6 +157,7 @@ def main() -> None:
         "starlette SessionMiddleware (signed cookie)": asgi_cases(
             lambda app: StarletteSessions(app, secret_key=SECRET)
         ),
+        BARE: bare_cases(),
     }
     peer_label = "starlette SessionMiddleware (signed cookie)"
     cases = list(contenders[peer_label])
@@ -151,6 +174,15 @@ def main() -> None:
     for label, result in rows.items():
         cells = "".join(f"{result[c]:>16.1f} ({result[c] / peer[c]:>4.2f}x)   " for c in cases)
         print(f"{label:46}{cells}")
+    # The in-process runner (an event loop turn, the messages) costs the same with or without
+    # sessions: the middleware's own cost is what it adds over the bare app.
+    bare, asgi, core = rows[BARE], rows[ASGI], rows[CORE]
+    print(f"\n{'asgi middleware over the bare app, / core':46}", end="")
+    print(
+        "".join(
+            f"{asgi[c] - bare[c]:>16.1f} ({(asgi[c] - bare[c]) / core[c]:>4.2f}x)   " for c in cases
+        )
+    )
 
 
 if __name__ == "__main__":
