@@ -283,6 +283,7 @@ def wrk(c: Contender, scenario: str, duration: int, connections: int) -> dict[st
     before = cpu_us(c.pid)
     out = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=True).stdout
     used = cpu_us(c.pid) - before
+    settle(c)  # the backlog a sync worker still serves is not the next contender's noise
     requests = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
@@ -307,11 +308,13 @@ def wrk(c: Contender, scenario: str, duration: int, connections: int) -> dict[st
 
 
 class RedisMonitor:
-    """Counts the commands Redis executes (``MONITOR``) while a ``with`` block runs."""
+    """Counts the commands Redis executes (``MONITOR``) while a ``with`` block runs, by the
+    client address that sent them (``MONITOR`` names it), so another server's stray commands
+    (e.g. the backlog a sync worker still serves after wrk stopped) are never counted."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.commands: list[str] = []
+        self.commands: list[tuple[str, str]] = []  # (client "ip:port", command)
 
     def __enter__(self) -> RedisMonitor:
         self.sock = socket.create_connection(("127.0.0.1", self.port))
@@ -329,7 +332,11 @@ class RedisMonitor:
             for line in self.file:
                 match = re.search(rb'\[\d+ ([^\]]+)\] "([A-Za-z]+)"', line)
                 if match and match[1] != b"lua":
-                    self.commands.append(match[2].decode().upper())
+                    self.commands.append((match[1].decode(), match[2].decode().upper()))
+
+    def sent_by(self, clients: set[str]) -> list[str]:
+        """The commands sent from these client addresses."""
+        return [name for client, name in self.commands if client in clients]
 
     def __exit__(self, *exc: object) -> None:
         time.sleep(0.3)  # let the last commands arrive
@@ -339,21 +346,60 @@ class RedisMonitor:
         self.thread.join(5)
 
 
+def redis_clients(pid: int, redis_port: int) -> set[str]:
+    """The ``ip:port`` local addresses of the process's TCP connections to ``redis_port``
+    (its sockets in ``/proc/<pid>/fd``, their addresses in ``/proc/net/tcp``)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    clients = set()
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if inode in inodes and int(remote.split(":")[1], 16) == redis_port:
+                ip_hex, port_hex = local.split(":")
+                ip = ".".join(str(b) for b in reversed(bytes.fromhex(ip_hex)))
+                clients.add(f"{ip}:{int(port_hex, 16)}")
+    return clients
+
+
+def settle(c: Contender, quiet: float = 0.1, timeout: float = 10.0) -> None:
+    """Wait until the server is idle (its CPU time stops moving): a sync worker still serves
+    the connections wrk left in its backlog, which would run into the next measurement."""
+    deadline = time.monotonic() + timeout
+    last = cpu_us(c.pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_us(c.pid)
+        if now == last:
+            return
+        last = now
+
+
 def count_round_trips(c: Contender, redis_port: int) -> None:
-    """Store operations per request, counted in sequential requests (keep-alive off)."""
+    """Store operations per request, counted in sequential requests (keep-alive off), from
+    this server's own Redis connections. One unmonitored request per scenario first: a fresh
+    server's first script call loads it (``NOSCRIPT``, then ``EVAL``, once per server)."""
     for scenario in SCENARIOS:
         cookie = c.cookie if scenario == "returning" else None
+        get(c.port, "/", cookie)
         get(c.port, "/_bench/ops?trace=1")
         with RedisMonitor(redis_port) as monitor:
             for _ in range(COUNT_REQUESTS):
                 status, _, _ = get(c.port, "/", cookie)
                 assert status == 200, (c.key, status)
         sql = int(get(c.port, "/_bench/ops?trace=0")[2])
+        commands = monitor.sent_by(redis_clients(c.pid, redis_port))
         names: dict[str, int] = {}
-        for name in monitor.commands:
+        for name in commands:
             names[name] = names.get(name, 0) + 1
         c.round_trips[scenario] = {
-            "redis": len(monitor.commands) / COUNT_REQUESTS,
+            "redis": len(commands) / COUNT_REQUESTS,
             "sql": sql / COUNT_REQUESTS,
             "redis_commands": {k: v / COUNT_REQUESTS for k, v in sorted(names.items())},  # type: ignore[dict-item]
         }
