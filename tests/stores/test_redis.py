@@ -220,34 +220,118 @@ def test_a_key_of_the_wrong_type_reads_as_an_invalid_record_sync_and_async(
 
 
 def test_other_response_errors_of_get_still_raise(
-    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+    client: redis.Redis, redis_url: str, redis_prefix: str
 ) -> None:
-    def fail(*args: Any, **options: Any) -> None:
-        raise redis.exceptions.ResponseError("NOPERM this user has no permissions")
+    # A real refusal: an ACL user that may not GET (nor run scripts).
+    user = "coatcheck-noget-" + redis_prefix.strip(":").replace(":", "-")
+    client.acl_setuser(
+        user, enabled=True, passwords=["+pw"], commands=["+@all", "-get"], keys=["~*"]
+    )
+    try:
+        url = redis_url.replace("redis://", f"redis://{user}:pw@")
+        store = RedisStore.from_url(url, prefix=redis_prefix)
+        with pytest.raises(StoreError, match="store get failed") as info:
+            store.get("abc")
+        assert isinstance(info.value.cause, redis.exceptions.NoPermissionError)
+        store.close()
+    finally:
+        client.acl_deluser(user)
 
-    # The store sends every command through execute_command (its one path to the wire).
-    monkeypatch.setattr(store._c, "execute_command", fail)
-    with pytest.raises(StoreError, match="store get failed"):
-        store.get("abc")
+
+def _calls(client: redis.Redis) -> dict[str, int]:
+    """Commands the server ran so far, by name (``INFO commandstats``)."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
+
+
+def _ran(client: redis.Redis, before: dict[str, int]) -> dict[str, int]:
+    after = _calls(client)
+    ran = {name: n - before.get(name, 0) for name, n in after.items()}
+    return {name: n for name, n in ran.items() if n and name != "info"}
 
 
 def test_one_command_per_get_set_touch_destroy(
-    store: RedisStore, client: redis.Redis, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    store: RedisStore, client: redis.Redis, clock: FakeClock
 ) -> None:
-    commands: list[str] = []
-    execute = client.execute_command
-
-    def spy(*args: Any, **options: Any) -> Any:
-        commands.append(str(args[0]))
-        return execute(*args, **options)
-
-    monkeypatch.setattr(client, "execute_command", spy)
     record = make_record(clock(), 60, user="bob")
-    store.set("abc", record)
-    store.get("abc")
-    store.touch("abc", record)
-    store.destroy("abc")
-    assert commands == ["SET", "GET", "PEXPIRE", "DEL"]
+    store.get("warm-up")  # the store's connection is open (its handshake is not counted)
+    for operation, call, command in [
+        ("set", lambda: store.set("abc", record), "set"),
+        ("get", lambda: store.get("abc"), "get"),
+        ("touch", lambda: store.touch("abc", record), "pexpire"),
+        ("destroy", lambda: store.destroy("abc"), "del"),
+    ]:
+        before = _calls(client)
+        call()
+        assert _ran(client, before) == {command: 1}, operation
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"decode_responses": True}, {"protocol": 3}, {"single_connection_client": True}],
+    ids=["plain", "decode_responses", "resp3", "single_connection"],
+)
+def test_every_client_kind_gets_the_same_replies(
+    redis_url: str, redis_prefix: str, clock: FakeClock, options: dict[str, Any]
+) -> None:
+    # A plain client is served by the store's own connections, the others through
+    # execute_command: the same answers either way.
+    with redis.Redis.from_url(redis_url, **options) as client:
+        store = RedisStore(client, prefix=redis_prefix, clock=clock)
+        record = make_record(clock(), 60, n=1)
+        assert store.set_if("abc", record, None) is True
+        got = store.get_versioned("abc")
+        assert got is not None
+        assert got.record == record
+        assert store.set_if("abc", {**record, "n": 2}, "0" * 40) is False
+        assert store.set_if("abc", {**record, "n": 2}, got.version) is True
+        token = store.lock("abc", 5)
+        assert token is not None
+        assert store.lock("abc", 5) is None
+        store.unlock("abc", token, touch=record)
+        assert store.lock("abc", 5) is not None  # released
+        assert store.get("abc") == {**record, "n": 2}
+        store.destroy("abc")
+        assert store.get("abc") is None
+        store.close()
+
+
+def test_a_store_shared_by_threads_keeps_each_reply_with_its_command(
+    store: RedisStore, clock: FakeClock
+) -> None:
+    # The store's own connections are taken and given back by each command: 8 threads x 200
+    # commands, each reading back exactly its own session.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(n: int) -> bool:
+        record = make_record(clock(), 60, n=n)
+        for _ in range(100):
+            store.set(f"t{n}", record)
+            if store.get(f"t{n}") != record:
+                return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+def test_a_forked_child_uses_its_own_connections(store: RedisStore, clock: FakeClock) -> None:
+    import os
+    import warnings
+
+    record = make_record(clock(), 60, n=1)
+    store.set("parent", record)  # the parent now holds a connection
+    with warnings.catch_warnings():  # 3.12+: "multi-threaded process" (the child only reads)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: use the store, then leave without running any cleanup
+        ok = store.get("parent") == record
+        store.set("child", record)
+        os._exit(0 if ok and store.get("child") == record else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.get("parent") == record  # the parent's connection is intact
+    assert store.get("child") == record
 
 
 def test_scan_covers_only_the_prefix_even_with_glob_characters(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -384,6 +385,88 @@ class _RedisBase(UserKeyHolder):
         return found
 
 
+class _Lane:
+    """The cheapest way redis-py offers to send one command and read its reply, for a plain
+    ``redis.Redis`` on a ``ConnectionPool``: the store keeps its own few connections (built by
+    the pool's connection class with the pool's settings) and talks to them directly.
+
+    ``execute_command`` costs ~3x the wire work per command (measured: 55 µs CPU against 15 µs
+    for the same GET): a retry wrapper and closures, observability calls, and a pool checkout
+    that takes a lock and polls the socket for stale data. Here a connection is taken from a
+    free list (atomic ``list.pop``/``append``, so any number of threads can share the store) and
+    is put back only after a complete reply, so a free connection never holds unread data; any
+    failure mid-command closes it. A connection error (e.g. the server restarted since the
+    connection was last used) falls back to ``client.execute_command``, i.e. to the client's own
+    retry policy on a fresh pool connection. Commands whose replies the client post-processes
+    differently are not sent here; the replies the store reads (GET, SET NX, EVALSHA) are the
+    raw ones either way. After a fork the child starts with new connections.
+    """
+
+    __slots__ = ("client", "connect", "free", "pid")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        pool = client.connection_pool
+        self.connect: Callable[[], Any] = lambda: pool.connection_class(**pool.connection_kwargs)
+        self.free: list[Any] = []
+        self.pid = os.getpid()
+
+    @staticmethod
+    def fits(client: object) -> bool:
+        """Only a plain client whose commands nothing else observes or rewrites: an exact
+        ``ConnectionPool``, RESP2, no client-side cache, no single shared connection, no
+        credential provider (re-auth events)."""
+        if type(client) is not redis.Redis or getattr(client, "connection", None) is not None:
+            return False
+        pool = client.connection_pool
+        kwargs = pool.connection_kwargs
+        if type(pool) is not redis.ConnectionPool or getattr(pool, "cache", None) is not None:
+            return False
+        # RESP2 carries no push messages, so maintenance notifications (RESP3) cannot arrive.
+        return str(kwargs.get("protocol") or 2) == "2" and not kwargs.get("credential_provider")
+
+    def __call__(self, *args: Any) -> Any:
+        if _observed():  # redis-py's metrics are on: every command goes through its hooks
+            return self.client.execute_command(*args)
+        if self.pid != os.getpid():  # a forked child must not share the parent's sockets
+            self.free, self.pid = [], os.getpid()
+        try:
+            conn = self.free.pop()
+        except IndexError:
+            conn = self.connect()
+        try:
+            conn.send_command(*args)
+            reply = conn.read_response()
+        except ResponseError:
+            self.free.append(conn)  # an error reply was read whole: the connection is clean
+            raise
+        except (redis.ConnectionError, redis.TimeoutError):
+            conn.disconnect()
+            return self.client.execute_command(*args)
+        except BaseException:
+            conn.disconnect()
+            raise
+        self.free.append(conn)
+        return reply
+
+    def close(self) -> None:
+        free, self.free = self.free, []
+        for conn in free:
+            conn.disconnect()
+
+
+try:  # redis-py >= 8: OpenTelemetry metrics, off unless configured
+    from redis.observability.providers import get_observability_instance
+
+    def _observed() -> bool:
+        return get_observability_instance().get_provider_manager() is not None
+
+except ImportError:  # pragma: no cover - older redis-py
+
+    def _observed() -> bool:
+        return False
+
+
 class RedisStore(_RedisBase):
     """A synchronous store on ``redis.Redis`` or ``redis.cluster.RedisCluster``.
 
@@ -404,6 +487,9 @@ class RedisStore(_RedisBase):
         self.client = client
         self._cluster = isinstance(client, redis.cluster.RedisCluster)
         self._index_script = client.register_script(_INDEX_LUA)
+        self._lane = _Lane(client) if _Lane.fits(client) else None
+        #: One command, one reply: the hot path's single way to the wire.
+        self._call: Callable[..., Any] = self._lane or client.execute_command
 
     @classmethod
     def from_url(
@@ -430,7 +516,7 @@ class RedisStore(_RedisBase):
         """``GET prefix+sid``; a value that is not a session record reads as missing."""
         with _wrap_errors("get", sid):
             try:
-                raw = self._c.execute_command("GET", self._key(sid))
+                raw = self._call("GET", self._key(sid))
             except ResponseError as exc:
                 raw = _wrong_type(exc)
         return self._decode(sid, raw)
@@ -441,11 +527,11 @@ class RedisStore(_RedisBase):
         ttl = self._ttl_ms(record)
         with _wrap_errors("set", sid):
             if ttl <= 0:
-                self._c.execute_command("DEL", self._key(sid))
+                self._call("DEL", self._key(sid))
             elif (user_set := self._record_user_set(record)) is not None:
                 self._indexed(user_set, sid, ttl, lambda c: c.set(self._key(sid), value, px=ttl))
             else:
-                self._c.execute_command("SET", self._key(sid), value, "PX", ttl)
+                self._call("SET", self._key(sid), value, "PX", ttl)
 
     def touch(self, sid: str, record: Mapping[str, Any]) -> None:
         """``PEXPIRE key ttl``: a new lifetime, the stored bytes untouched (connect-redis's
@@ -455,23 +541,23 @@ class RedisStore(_RedisBase):
             if ttl > 0 and (user_set := self._record_user_set(record)) is not None:
                 self._indexed(user_set, sid, ttl, lambda c: c.pexpire(self._key(sid), ttl))
             else:
-                self._c.execute_command("PEXPIRE", self._key(sid), ttl)
+                self._call("PEXPIRE", self._key(sid), ttl)
 
     def destroy(self, sid: str) -> None:
         with _wrap_errors("destroy", sid):
-            self._c.execute_command("DEL", self._key(sid))
+            self._call("DEL", self._key(sid))
 
     def raw_get(self, sid: str) -> bytes | None:
         """The stored bytes of ``sid`` (the contract suite's wire check), as connect-redis
         would read them."""
         with _wrap_errors("get", sid):
-            raw = self._c.execute_command("GET", self._key(sid))
+            raw = self._call("GET", self._key(sid))
         return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
 
     def raw_set(self, sid: str, data: bytes) -> None:
         """Store ``data`` as connect-redis would (``SET key data PX ttl`` from the record)."""
         with _wrap_errors("set", sid):
-            self._c.execute_command("SET", self._key(sid), data, "PX", self._raw_ttl(data))
+            self._call("SET", self._key(sid), data, "PX", self._raw_ttl(data))
 
     # -- concurrency capabilities: each one command (a script or SET NX) ----------------------
 
@@ -497,7 +583,7 @@ class RedisStore(_RedisBase):
         """``SET lockkey token NX PX ttl``: a token, or ``None`` if the lock is held."""
         token, ms = _token(), _ms(ttl, "ttl")
         with _wrap_errors("lock", sid):
-            taken = self._c.execute_command("SET", lock_key(self._key(sid)), token, "NX", "PX", ms)
+            taken = self._call("SET", lock_key(self._key(sid)), token, "NX", "PX", ms)
         return token if taken else None
 
     def unlock(self, sid: str, token: str, *, touch: Mapping[str, Any] | None = None) -> None:
@@ -521,9 +607,9 @@ class RedisStore(_RedisBase):
 
     def _eval(self, script: Script, *args: Any) -> Any:
         try:
-            return self._c.execute_command("EVALSHA", script.sha, *args)
+            return self._call("EVALSHA", script.sha, *args)
         except NoScriptError:
-            return self._c.execute_command("EVAL", script.text, *args)
+            return self._call("EVAL", script.text, *args)
 
     def all(self) -> dict[str, Record]:
         """Every live session under the prefix, by id."""
@@ -595,7 +681,10 @@ class RedisStore(_RedisBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        """Close the client if ``from_url`` created it; a client you passed in stays yours."""
+        """Close the store's own connections, and the client if ``from_url`` created it; a
+        client you passed in stays yours."""
+        if self._lane is not None:
+            self._lane.close()
         if self._owns_client:
             self._c.close()
 
