@@ -9,10 +9,13 @@ sync code, ``aload()`` from async code. Every store effect runs through the core
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils.module_loading import import_string
 
 from coatcheck import (
     Phase,
@@ -35,8 +38,21 @@ Cycle = SessionCycle[Session]
 Record = dict[str, Any]
 
 
+class _Serializer:
+    """``settings.SESSION_SERIALIZER``, imported once per value (Django imports it for every
+    session it builds); an instance may still assign its own ``serializer``."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return _import_serializer(settings.SESSION_SERIALIZER)
+
+
+_import_serializer = functools.lru_cache(maxsize=8)(import_string)
+
+
 class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type hints
     """The plumbing: which cycle, loading it, running its store operations, its data."""
+
+    serializer = _Serializer()
 
     def __init__(
         self,
@@ -57,7 +73,11 @@ class BoundSession(SessionBase):  # type: ignore[misc]  # Django ships no type h
             config = load_config()
             self._cycle = SessionCycle(config, synthetic_request(config, session_key), Session)
             self._pending = self._cycle.begin()
-        super().__init__(session_key)
+        # SessionBase.__init__'s attributes, without its per-request
+        # import_string(SESSION_SERIALIZER): ``serializer`` is the class's cached lookup.
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
 
     @property
     def config(self) -> SessionConfig | None:

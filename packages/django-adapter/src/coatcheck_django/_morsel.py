@@ -14,6 +14,9 @@ from collections.abc import Container
 from http.cookies import Morsel
 from typing import Any
 
+_RESERVED: frozenset[str] = frozenset(Morsel._reserved)  # type: ignore[attr-defined]
+_CHECKED_NAMES: set[str] = set()
+
 
 class ExactMorsel(Morsel[str]):
     """The session cookie, rendered exactly as the core decided it."""
@@ -22,11 +25,16 @@ class ExactMorsel(Morsel[str]):
         super().__init__()
         pair, *attributes = set_cookie.split("; ")
         name, _, value = pair.partition("=")
-        self.set(name, value, value)  # value is already URL-encoded: what the cookie carries
+        # Morsel.set()'s checks, once per name: the core built a legal cookie already.
+        if name not in _CHECKED_NAMES:
+            Morsel[str]().set(name, value, value)
+            _CHECKED_NAMES.add(name)
+        self._key, self._value, self._coded_value = name, value, value  # already URL-encoded
         for attribute in attributes:
             key, _, attribute_value = attribute.partition("=")
-            if key.lower() in self._reserved:  # type: ignore[attr-defined]
-                self[key.lower()] = attribute_value or True
+            key = key.lower()
+            if key in _RESERVED:
+                dict.__setitem__(self, key, attribute_value or True)
         self._exact = set_cookie
         self._snapshot = self._state()
 

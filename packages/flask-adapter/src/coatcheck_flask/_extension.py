@@ -125,7 +125,7 @@ class AppSessions:
         self.driver(app)  # ConfigError now, at start-up
 
     def driver(self, app: Flask) -> SyncDriver[FlaskSession]:
-        key = tuple(app.config.get(name) for name in SETTINGS)
+        key = tuple(map(app.config.get, SETTINGS))
         if self._driver is None or key != self._key:
             options = flask_options(app, self.explicit)
             options.setdefault("store", self.default_store)

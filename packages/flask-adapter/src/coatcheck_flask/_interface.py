@@ -52,12 +52,16 @@ def request_received(request: Request, now: datetime) -> RequestReceived:
     The path is the full URL path the browser asked for (``script_root + path``, as express's
     ``originalUrl``), since that is what a cookie's ``Path`` is matched against.
     """
+    environ = request.environ
+    # What ``request.headers.getlist("Cookie")`` / ``.get(...)`` answer, read from the WSGI
+    # environ directly (Werkzeug's EnvironHeaders walks every environ key for a getlist).
+    cookie = environ.get("HTTP_COOKIE")
     return RequestReceived(
         now=now,
-        cookie_header=request.headers.getlist("Cookie") or None,
+        cookie_header=None if cookie is None else [cookie],
         path=request.script_root + request.path,
-        direct_tls=server_scheme(request.environ) == "https",
-        forwarded_proto=request.headers.get("X-Forwarded-Proto"),
+        direct_tls=server_scheme(environ) == "https",
+        forwarded_proto=environ.get("HTTP_X_FORWARDED_PROTO"),
         framework_secure=request.is_secure,  # honours ProxyFix: this is proxy=None's answer
         request=request,
     )
