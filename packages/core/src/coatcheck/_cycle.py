@@ -471,7 +471,8 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         text = data_json(self.session)
         self._saved_id, self._saved_hash = self.session_id, text_hash(text)
         self._explicitly_saved_id = self.session_id
-        logger.debug("saving %s", self.id_prefix)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("saving %s", self.id_prefix)
         return self._sets(text, strict=strict)
 
     def touch(self) -> None:
@@ -584,11 +585,9 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         lock = self._lock
         final_unlock = lock[1] if lock is not None and lock[0] == key else None
         if saving:
-            logger.debug("saving %s", self.id_prefix)
             self._saved_id, self._saved_hash = self.session_id, current_hash
             operations.extend(self._sets(current_text, unlock=final_unlock))
         elif touching and key is not None:
-            logger.debug("touching %s", self.id_prefix)
             if final_unlock is not None:  # release and touch in one round trip
                 operations.append(StoreUnlock(key, final_unlock, self.record()))
             else:

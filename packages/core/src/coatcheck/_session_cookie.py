@@ -256,8 +256,13 @@ class SessionCookie:
         return self._original_max_age
 
     def reset_max_age(self) -> None:
-        """express's ``resetMaxAge``: slide ``expires`` to now + ``original_max_age``."""
-        self.max_age = self._original_max_age
+        """express's ``resetMaxAge``: slide ``expires`` to now + ``original_max_age``.
+
+        The lifetime was checked when it was set: only ``expires`` moves (every request)."""
+        lifetime = self._original_max_age
+        self.__dict__["_expires"] = (
+            None if lifetime is None else self._clock() + timedelta(seconds=lifetime)
+        )
 
     # -- output ------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
