@@ -51,6 +51,7 @@ from .stores._codec import EncodedRecord, is_mapping, to_json
 logger = logging.getLogger("coatcheck")
 
 S = TypeVar("S", bound=Session)
+R = TypeVar("R", bound=dict[str, Any])
 
 #: How a record written by the core begins: its cookie, then coatcheck's own object if any.
 _COOKIE_HEAD = '{"cookie":'
@@ -187,29 +188,36 @@ class SessionCycle(ConditionalWrites, Generic[S]):
     def record(self) -> dict[str, Any]:
         """The session as express stores it: ``cookie`` (first for new sessions) and the data,
         plus the reserved ``_coatcheck`` object right after the cookie when there is one."""
+        return self._fill_record({})
+
+    def _fill_record(self, record: R) -> R:
+        """``record()``'s items put into ``record`` (an empty dict), in their order."""
+        meta = self._meta_to_store()
+        if self._cookie_index == 0:  # cookie first: no list to build and splice
+            record["cookie"] = self.cookie.to_json()
+            if meta is not None:
+                record[META_KEY] = meta
+            record.update(dict.items(self.session))  # untracked: the app did not read it
+            return record
         items = list(dict.items(self.session))
         at = min(self._cookie_index, len(items))
-        meta = self._meta_to_store()
         if meta is not None:
             items.insert(at, (META_KEY, meta))
         items.insert(at, ("cookie", self.cookie.to_json()))
-        return dict(items)
+        record.update(items)
+        return record
 
     def encoded_record(self, text: str) -> dict[str, Any]:
         """``record()``, carrying its JSON text when it can be spliced from ``text`` (the JSON of
         the data as it is now, just computed to hash it): the store then writes that text
         instead of encoding the whole record again. Anything odd (the cookie not first, a
         cookie that does not encode) is left to the store's own encoding, errors included."""
+        record = self._fill_record(EncodedRecord())
         if self._cookie_index != 0 or text[:1] != "{":
-            return EncodedRecord(self.record())
-        cookie = self.cookie.to_json()
-        record = EncodedRecord({"cookie": cookie})
-        meta = self._meta_to_store()
-        if meta is not None:
-            record[META_KEY] = meta
-        record.update(dict.items(self.session))  # untracked: the app did not read it
+            return record
+        meta = record.get(META_KEY)
         try:
-            head = _COOKIE_HEAD + to_json(cookie)
+            head = _COOKIE_HEAD + to_json(record["cookie"])
             if meta is not None:
                 head += _META_HEAD + to_json(meta)
         except InvalidRecordError:
