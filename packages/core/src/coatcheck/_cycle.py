@@ -89,6 +89,10 @@ def data_hash(data: Mapping[str, Any]) -> str:
     return text_hash(data_json(data))
 
 
+#: ``data_hash({})``: a new session's data.
+_EMPTY_HASH = text_hash("{}")
+
+
 class SessionCycle(ConditionalWrites, Generic[S]):
     """The session state machine for one request."""
 
@@ -345,7 +349,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._cookie_index = 0
         self.session._replace_data({})
         self._original_id = sid
-        self._original_hash = data_hash(self.session)
+        self._original_hash = _EMPTY_HASH
         self._saved_id = self._saved_hash = None
         self._meta = None
         self._created = self.now if self.config.max_lifetime is not None else None

@@ -180,8 +180,9 @@ class SessionCookie:
         )
         if options.expires is not None:
             cookie.expires = options.expires
-        else:
-            cookie.max_age = options.max_age_seconds
+        else:  # validated in CookieOptions too: set as the max_age setter would
+            cookie.__dict__["_original_max_age"] = options.max_age_seconds
+            cookie.reset_max_age()
         return cookie
 
     @classmethod
