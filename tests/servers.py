@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import TypeVar
 
 __all__ = [
+    "Managed",
     "PostgresServer",
     "RedisClusterServer",
     "RedisServer",
@@ -48,6 +49,7 @@ __all__ = [
     "postgres_server",
     "redis_cluster",
     "redis_server",
+    "terminate",
 ]
 
 HOST = "127.0.0.1"
@@ -80,7 +82,7 @@ def free_port(*, bus_offset: int | None = None) -> int:
     raise ServerUnavailable("no free TCP port pair found on 127.0.0.1")
 
 
-def _terminate(
+def terminate(
     proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15
 ) -> None:
     """Signal one process we started (by its PID) and reap it; escalate to SIGKILL if stuck."""
@@ -130,8 +132,10 @@ def _redis_binary(name: str) -> str:
     return path
 
 
-class _Managed:
-    """``with server:`` starts it (cleaning up if the start fails) and closes it on exit."""
+class Managed:
+    """``with server:`` starts it (cleaning up if the start fails) and closes it on exit.
+
+    The base of every server started for tests here and in ``tests/concurrency/harness.py``."""
 
     def start(self) -> None:
         raise NotImplementedError
@@ -153,10 +157,10 @@ class _Managed:
         self.close()
 
 
-_M = TypeVar("_M", bound=_Managed)
+_M = TypeVar("_M", bound=Managed)
 
 
-class RedisServer(_Managed):
+class RedisServer(Managed):
     """One private ``redis-server`` (no persistence) on a free 127.0.0.1 port."""
 
     def __init__(self, *, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
@@ -206,7 +210,7 @@ class RedisServer(_Managed):
     def stop(self) -> None:
         """Terminate the server process (by PID); the port and directory are kept for a restart."""
         if self.process is not None:
-            _terminate(self.process)
+            terminate(self.process)
             self.process = None
 
     def close(self) -> None:
@@ -216,7 +220,7 @@ class RedisServer(_Managed):
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class RedisClusterServer(_Managed):
+class RedisClusterServer(Managed):
     """A Redis Cluster of ``size`` primaries and no replicas, each node a ``RedisServer``."""
 
     def __init__(self, size: int = 3) -> None:
@@ -301,7 +305,7 @@ def find_postgres_bin() -> Path:
     )
 
 
-class PostgresServer(_Managed):
+class PostgresServer(Managed):
     """A private PostgreSQL cluster (trust auth, fsync off) on a free 127.0.0.1 port.
 
     PostgreSQL refuses to run as root, so when we are root every server process runs as the
@@ -386,7 +390,7 @@ class PostgresServer(_Managed):
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster's PID): clients are disconnected at once."""
         if self.process is not None:
-            _terminate(self.process, signal.SIGINT, timeout=30)
+            terminate(self.process, signal.SIGINT, timeout=30)
             self.process = None
 
     def close(self) -> None:

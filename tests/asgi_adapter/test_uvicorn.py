@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import HOST, _terminate, free_port
+from tests.servers import HOST, free_port, terminate
 
 TYPO_APP = """
 from starlette.applications import Starlette
@@ -73,7 +73,7 @@ def run_uvicorn(tmp_path: Path, source: str, *args: str) -> tuple[str, int | Non
             status = httpx.get(f"http://{HOST}:{port}/", timeout=10).status_code
             assert status == 500  # what the log line warns about
     finally:
-        _terminate(proc)
+        terminate(proc)
     return log_path.read_text(), code, port
 
 

@@ -20,19 +20,18 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 import httpx
 
-from tests.servers import HOST, _terminate, free_port
+from tests.servers import HOST, Managed, free_port, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 Adapter = Literal["asgi", "flask"]
 
 
-class AppServer:
+class AppServer(Managed):
     """``apps.py`` served on a free 127.0.0.1 port: ``asgi`` under uvicorn (one process, the
     event loop interleaves requests), ``flask`` under gunicorn (2 workers x 8 threads, so
     requests of one session race across processes too)."""
@@ -108,23 +107,10 @@ class AppServer:
 
     def close(self) -> None:
         if self.process is not None:
-            _terminate(self.process)
+            terminate(self.process)
             self.process = None
         self._log.close()
         Path(self._log.name).unlink(missing_ok=True)
-
-    def __enter__(self) -> AppServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def new_session(url: str) -> str:

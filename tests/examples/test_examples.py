@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,9 +23,10 @@ from urllib.parse import quote, unquote
 import httpx
 import pytest
 
+from tests.servers import HOST, free_port, terminate
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 SECRET = "examples test secret"
 
@@ -47,26 +47,6 @@ ALL = (
     Example("flask_app.py", "session", "sqlite"),
     Example("django_app.py", "sessionid", "sqlite"),
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the one process we started, by its PID; SIGKILL if it does not go."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -94,7 +74,7 @@ def serve(script: str, cwd: Path, *args: str, secret: str = SECRET) -> Iterator[
         assert f"{url}/" in log_path.read_text(errors="replace"), "the URL is printed on start"
         yield url
     finally:
-        _terminate(proc)
+        terminate(proc, timeout=10)
         print(f"--- {' '.join(command)} (exit {proc.returncode}) ---")
         print(log_path.read_text(errors="replace"))
 
