@@ -18,7 +18,8 @@ Outage tests use the classes directly: ``server.stop()`` then ``server.start()``
 the same port (and, for PostgreSQL, the same data directory).
 
 A missing binary raises ``ServerUnavailable``; the caller decides whether that is a skip or a
-failure (in CI it must be a failure).
+failure (in CI it must be a failure): ``unavailable(message)`` is that decision for a pytest
+test (pytest is imported only then, so the benchmarks need none).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 __all__ = [
     "Managed",
@@ -50,6 +51,7 @@ __all__ = [
     "redis_cluster",
     "redis_server",
     "terminate",
+    "unavailable",
 ]
 
 HOST = "127.0.0.1"
@@ -58,6 +60,16 @@ START_TIMEOUT = 30.0
 
 class ServerUnavailable(RuntimeError):
     """The server binary is missing or cannot run here (not a test failure by itself)."""
+
+
+def unavailable(message: str, *, what: str = "server") -> NoReturn:
+    """Something a test needs (a server, a browser) is missing: a failure in CI (``CI`` set),
+    a skip on a developer's machine, so CI never passes by skipping."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set: a missing {what} is a failure)", pytrace=False)
+    pytest.skip(message)
 
 
 def free_port(*, bus_offset: int | None = None) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.examples.test_examples import serve
+from tests.servers import unavailable
 
 CHROMIUM = os.environ.get("COATCHECK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,20 +35,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-def unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set: a missing browser is a failure)", pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        unavailable(f"playwright is not installed: {exc}")
+        unavailable(f"playwright is not installed: {exc}", what="browser")
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)", what="browser")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import NoReturn
 
 import pytest
 
@@ -24,14 +23,8 @@ from tests.servers import (
     RedisClusterServer,
     RedisServer,
     ServerUnavailable,
+    unavailable,
 )
-
-
-def unavailable(message: str) -> NoReturn:
-    """A server we need is missing: a failure in CI, a skip on a developer's machine."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (CI is set: a missing server is a failure)", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
