@@ -21,17 +21,17 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import uvicorn
-from _shared import announce, count_view, form_value, open_store, parse_args, secret
+from _shared import announce, count_view, form_value, open_store, parse_args
 from _shared import counter_line as views_line
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from starlette_app import log_in, log_out, session_middleware
 
 from coatcheck import AsyncSession, SessionInfo
-from coatcheck_asgi import SessionMiddleware, get_session, logout_everywhere
+from coatcheck_asgi import get_session, logout_everywhere
 
 #: Short, so the countdown, ``touch`` and ``rolling`` are visible without waiting an hour.
 MAX_AGE = 600
@@ -238,21 +238,14 @@ async def login(request: Request) -> RedirectResponse:
     user = form_value(await request.body(), "user")
     if not user:
         return RedirectResponse("/", status_code=303)
-    session = get_session(request)
-    # A new id at login (fixation defence); keep_data=True carries the view counter over.
-    await session.regenerate(keep_data=True)
-    session["user"] = user
-    session["logged_in_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    await session.save()
+    # The example's login (a new id against fixation, the view counter kept), plus the time.
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    await log_in(get_session(request), user, logged_in_at=now)
     return RedirectResponse("/", status_code=303)
 
 
 async def logout(request: Request) -> RedirectResponse:
-    session = get_session(request)
-    session.pop("user", None)
-    session.pop("logged_in_at", None)
-    await session.save()
-    await session.regenerate()
+    await log_out(get_session(request), "logged_in_at")
     return RedirectResponse("/", status_code=303)
 
 
@@ -295,12 +288,8 @@ def session_app(store: Any, *, rolling: bool) -> Starlette:
     return Starlette(
         routes=ROUTES,
         middleware=[
-            Middleware(
-                SessionMiddleware,
-                secret=secret(),
-                store=store,
-                resave=False,
-                save_uninitialized=False,
+            session_middleware(
+                store,
                 rolling=rolling,
                 user_key="user",
                 cookie={"max_age": MAX_AGE, "same_site": "lax"},

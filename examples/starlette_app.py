@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
+from coatcheck import AsyncSession
 from coatcheck_asgi import SessionMiddleware, get_session
 
 
@@ -44,29 +45,54 @@ async def login_form(request: Request) -> HTMLResponse:
     return HTMLResponse(login_page(count_view(get_session(request), request.url.path)))
 
 
+async def log_in(session: AsyncSession, user: str, **extra: Any) -> None:
+    """Log ``user`` in (and store ``extra`` beside it); ``examples/demo.py`` logs in so too."""
+    # A new session id at login guards against session fixation: the id an attacker may have
+    # planted is destroyed; keep_data=True carries the rest (the view counter) over.
+    await session.regenerate(keep_data=True)
+    session["user"] = user
+    for key, value in extra.items():
+        session[key] = value
+    # Saved before the redirect, so the next page load cannot race the write.
+    await session.save()
+
+
+async def log_out(session: AsyncSession, *keys: str) -> None:
+    """Log the user out (forgetting ``keys`` too); ``examples/demo.py`` logs out so too."""
+    # Clear the user and save, so re-using the old id does not find a logged-in user ...
+    for key in ("user", *keys):
+        session.pop(key, None)
+    await session.save()
+    # ... then a new id, again against fixation.
+    await session.regenerate()
+
+
 async def login(request: Request) -> RedirectResponse:
     # Checking the user name and password would go here; as in express's example, any works.
     user = form_value(await request.body(), "user")
     if not user:
         return RedirectResponse("/login", status_code=303)
-    session = get_session(request)
-    # A new session id at login guards against session fixation: the id an attacker may have
-    # planted is destroyed; keep_data=True carries the rest (the view counter) over.
-    await session.regenerate(keep_data=True)
-    session["user"] = user
-    # Saved before the redirect, so the next page load cannot race the write.
-    await session.save()
+    await log_in(get_session(request), user)
     return RedirectResponse("/", status_code=303)
 
 
 async def logout(request: Request) -> RedirectResponse:
-    session = get_session(request)
-    # Clear the user and save, so re-using the old id does not find a logged-in user ...
-    session.pop("user", None)
-    await session.save()
-    # ... then a new id, again against fixation.
-    await session.regenerate()
+    await log_out(get_session(request))
     return RedirectResponse("/", status_code=303)
+
+
+def session_middleware(store: Any, **options: Any) -> Middleware:
+    """The example's session middleware on ``store``; ``options`` add to (or replace) its own
+    (``examples/demo.py`` adds ``rolling``, ``user_key`` and its cookie)."""
+    options = {"cookie": {"max_age": MAX_AGE}, **options}
+    return Middleware(
+        SessionMiddleware,
+        secret=secret(),
+        store=store,
+        resave=False,
+        save_uninitialized=False,
+        **options,
+    )
 
 
 def create_app(store: Any, *, debug: bool = False) -> Starlette:
@@ -79,16 +105,7 @@ def create_app(store: Any, *, debug: bool = False) -> Starlette:
             Route("/login", login, methods=["POST"]),
             Route("/logout", logout),
         ],
-        middleware=[
-            Middleware(
-                SessionMiddleware,
-                secret=secret(),
-                store=store,
-                resave=False,
-                save_uninitialized=False,
-                cookie={"max_age": MAX_AGE},
-            )
-        ],
+        middleware=[session_middleware(store)],
     )
 
 
