@@ -16,7 +16,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -65,6 +65,12 @@ class Backend:
         result = getattr(store, method)(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
+    async def written(self, store: Any, record: dict[str, Any]) -> Versioned:
+        """Set ``record`` under ``SID`` and read it back with its version."""
+        await self.call(store, "set", SID, record)
+        found: Versioned = await self.call(store, "get_versioned", SID)
+        return found
+
     async def close(self, store: Any) -> None:
         for name in ("aclose", "close"):
             if hasattr(store, name):
@@ -85,17 +91,6 @@ class Backend:
             if token is not None:
                 return token
         pytest.fail(f"the lock did not expire within {PATIENCE}s of its {ttl}s TTL")
-
-
-def _run(backend: Backend, scenario: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
-    async def main() -> None:
-        store = backend.make()
-        try:
-            await scenario(store)
-        finally:
-            await backend.close(store)
-
-    asyncio.run(main())
 
 
 # -- the backends -----------------------------------------------------------------------------
@@ -206,275 +201,227 @@ def backend(
         cleanup()
 
 
+@pytest.fixture
+async def store(backend: Backend) -> AsyncIterator[Any]:
+    """The backend's store, sync or async (``Backend.call`` awaits it or not), closed after."""
+    made = backend.make()
+    try:
+        yield made
+    finally:
+        await backend.close(made)
+
+
 # -- versions ---------------------------------------------------------------------------------
 
 
-def test_a_stale_version_is_refused(backend: Backend) -> None:
+async def test_a_stale_version_is_refused(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60, n=0))
-        loaded: Versioned = await b.call(store, "get_versioned", SID)
-        assert loaded.record["n"] == 0
-        first = make_record(clock(), 60, n=1)
-        assert await b.call(store, "set_if", SID, first, loaded.version) is True
-        second = make_record(clock(), 60, n=2)
-        assert await b.call(store, "set_if", SID, second, loaded.version) is False
-        now: Versioned = await b.call(store, "get_versioned", SID)
-        assert now.record == first
-        assert now.version != loaded.version
-        assert await b.call(store, "set_if", SID, second, now.version) is True
-        assert await b.call(store, "get", SID) == second
-
-    _run(b, scenario)
+    loaded = await b.written(store, make_record(clock(), 60, n=0))
+    assert loaded.record["n"] == 0
+    first = make_record(clock(), 60, n=1)
+    assert await b.call(store, "set_if", SID, first, loaded.version) is True
+    second = make_record(clock(), 60, n=2)
+    assert await b.call(store, "set_if", SID, second, loaded.version) is False
+    now: Versioned = await b.call(store, "get_versioned", SID)
+    assert now.record == first
+    assert now.version != loaded.version
+    assert await b.call(store, "set_if", SID, second, now.version) is True
+    assert await b.call(store, "get", SID) == second
 
 
-def test_a_destroyed_record_is_not_recreated(backend: Backend) -> None:
+async def test_a_destroyed_record_is_not_recreated(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
+    loaded = await b.written(store, make_record(clock(), 60, user="bob"))
+    await b.call(store, "destroy", SID)  # a logout racing this request
+    late = make_record(clock(), 60, user="bob", x=1)
+    assert await b.call(store, "set_if", SID, late, loaded.version) is False
+    assert await b.call(store, "get", SID) is None
+    assert await b.call(store, "get_versioned", SID) is None
+    never = make_record(clock(), 60)
+    assert await b.call(store, "set_if", "never-existed", never, "0" * 40) is False
+    assert await b.call(store, "get", "never-existed") is None
 
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60, user="bob"))
-        loaded: Versioned = await b.call(store, "get_versioned", SID)
-        await b.call(store, "destroy", SID)  # a logout racing this request
-        late = make_record(clock(), 60, user="bob", x=1)
-        assert await b.call(store, "set_if", SID, late, loaded.version) is False
-        assert await b.call(store, "get", SID) is None
+
+async def test_create_only_if_absent(backend: Backend, store: Any) -> None:
+    b, clock = backend, backend.clock
+    mine = make_record(clock(), 60, owner="first")
+    assert await b.call(store, "set_if", SID, mine, None) is True
+    theirs = make_record(clock(), 60, owner="second")
+    assert await b.call(store, "set_if", SID, theirs, None) is False
+    assert await b.call(store, "get", SID) == mine
+
+
+async def test_an_expired_record_counts_as_absent(backend: Backend, store: Any) -> None:
+    b, clock = backend, backend.clock
+    if b.server_time:  # Redis deletes the key itself once its PX has run out
+        await b.call(store, "set", SID, make_record(clock(), 0.05, n=0))
+        deadline = time.monotonic() + PATIENCE
+        while await b.call(store, "get_versioned", SID) is not None:
+            assert time.monotonic() < deadline, "the key outlived its TTL"
+            await asyncio.sleep(0.05)
+    else:  # the row is still there, past its expiry
+        loaded = await b.written(store, make_record(clock(), 60, n=0))
+        assert loaded.expires_at is not None
+        clock.advance((loaded.expires_at - clock()).total_seconds())  # exactly at expiry
         assert await b.call(store, "get_versioned", SID) is None
-        never = make_record(clock(), 60)
-        assert await b.call(store, "set_if", "never-existed", never, "0" * 40) is False
-        assert await b.call(store, "get", "never-existed") is None
+        revived = make_record(clock(), 60, n=1)
+        assert await b.call(store, "set_if", SID, revived, loaded.version) is False
+    fresh = make_record(clock(), 60, n=2)
+    assert await b.call(store, "set_if", SID, fresh, None) is True
+    assert await b.call(store, "get", SID) == fresh
 
-    _run(b, scenario)
 
-
-def test_create_only_if_absent(backend: Backend) -> None:
+async def test_a_node_write_changes_the_version(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        mine = make_record(clock(), 60, owner="first")
-        assert await b.call(store, "set_if", SID, mine, None) is True
-        theirs = make_record(clock(), 60, owner="second")
-        assert await b.call(store, "set_if", SID, theirs, None) is False
-        assert await b.call(store, "get", SID) == mine
-
-    _run(b, scenario)
-
-
-def test_an_expired_record_counts_as_absent(backend: Backend) -> None:
-    b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        if b.server_time:  # Redis deletes the key itself once its PX has run out
-            await b.call(store, "set", SID, make_record(clock(), 0.05, n=0))
-            deadline = time.monotonic() + PATIENCE
-            while await b.call(store, "get_versioned", SID) is not None:
-                assert time.monotonic() < deadline, "the key outlived its TTL"
-                await asyncio.sleep(0.05)
-        else:  # the row is still there, past its expiry
-            await b.call(store, "set", SID, make_record(clock(), 60, n=0))
-            loaded: Versioned = await b.call(store, "get_versioned", SID)
-            assert loaded.expires_at is not None
-            clock.advance((loaded.expires_at - clock()).total_seconds())  # exactly at expiry
-            assert await b.call(store, "get_versioned", SID) is None
-            revived = make_record(clock(), 60, n=1)
-            assert await b.call(store, "set_if", SID, revived, loaded.version) is False
-        fresh = make_record(clock(), 60, n=2)
-        assert await b.call(store, "set_if", SID, fresh, None) is True
-        assert await b.call(store, "get", SID) == fresh
-
-    _run(b, scenario)
+    loaded = await b.written(store, make_record(clock(), 60, user="bob"))
+    b.node_write(SID, make_record(clock(), 60, user="bob", cart=["from node"]))
+    after: Versioned = await b.call(store, "get_versioned", SID)
+    assert after.record["cart"] == ["from node"]
+    assert after.version != loaded.version
+    ours = make_record(clock(), 60, user="bob", stale=True)
+    assert await b.call(store, "set_if", SID, ours, loaded.version) is False
+    assert (await b.call(store, "get", SID))["cart"] == ["from node"]
 
 
-def test_a_node_write_changes_the_version(backend: Backend) -> None:
-    b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60, user="bob"))
-        loaded: Versioned = await b.call(store, "get_versioned", SID)
-        b.node_write(SID, make_record(clock(), 60, user="bob", cart=["from node"]))
-        after: Versioned = await b.call(store, "get_versioned", SID)
-        assert after.record["cart"] == ["from node"]
-        assert after.version != loaded.version
-        ours = make_record(clock(), 60, user="bob", stale=True)
-        assert await b.call(store, "set_if", SID, ours, loaded.version) is False
-        assert (await b.call(store, "get", SID))["cart"] == ["from node"]
-
-    _run(b, scenario)
-
-
-def test_touch_does_not_change_the_version(backend: Backend) -> None:
+async def test_touch_does_not_change_the_version(backend: Backend, store: Any) -> None:
     """A touch moves only the expiry (connect-redis / connect-pg-simple): no false conflict."""
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60, user="bob"))
-        loaded: Versioned = await b.call(store, "get_versioned", SID)
-        await b.call(store, "touch", SID, make_record(clock(), 3600, user="bob"))
-        touched: Versioned = await b.call(store, "get_versioned", SID)
-        assert touched.version == loaded.version
-        assert touched.expires_at is not None
-        assert loaded.expires_at is not None
-        assert touched.expires_at > loaded.expires_at + timedelta(seconds=3000)
-
-    _run(b, scenario)
+    loaded = await b.written(store, make_record(clock(), 60, user="bob"))
+    await b.call(store, "touch", SID, make_record(clock(), 3600, user="bob"))
+    touched: Versioned = await b.call(store, "get_versioned", SID)
+    assert touched.version == loaded.version
+    assert touched.expires_at is not None
+    assert loaded.expires_at is not None
+    assert touched.expires_at > loaded.expires_at + timedelta(seconds=3000)
 
 
-def test_expires_at_is_the_stores_own_expiry_to_the_millisecond(backend: Backend) -> None:
+async def test_expires_at_is_the_stores_own_expiry_to_the_millisecond(
+    backend: Backend, store: Any
+) -> None:
     b, clock = backend, backend.clock
     now = clock()
     record = make_record(now, 60, user="bob")
     expires = now + timedelta(seconds=60)
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, record)
-        loaded: Versioned = await b.call(store, "get_versioned", SID)
-        assert loaded.expires_at is not None
-        assert loaded.expires_at.utcoffset() == timedelta(0)
-        if b.name.startswith("postgres"):  # connect-pg-simple's expire: whole seconds, up
-            assert loaded.expires_at == datetime.fromtimestamp(
-                math.ceil(expires.timestamp()), timezone.utc
-            )
-        elif b.server_time:  # PTTL read back: never later, and only by the real time spent
-            assert expires - timedelta(seconds=2) < loaded.expires_at <= expires
-        else:
-            assert loaded.expires_at == expires
-        _, locked = await b.call(store, "get_locked", SID, 5)
-        assert locked.expires_at is not None
-        assert abs(locked.expires_at - loaded.expires_at) < timedelta(seconds=2)
-
-    _run(b, scenario)
+    loaded = await b.written(store, record)
+    assert loaded.expires_at is not None
+    assert loaded.expires_at.utcoffset() == timedelta(0)
+    if b.name.startswith("postgres"):  # connect-pg-simple's expire: whole seconds, up
+        assert loaded.expires_at == datetime.fromtimestamp(
+            math.ceil(expires.timestamp()), timezone.utc
+        )
+    elif b.server_time:  # PTTL read back: never later, and only by the real time spent
+        assert expires - timedelta(seconds=2) < loaded.expires_at <= expires
+    else:
+        assert loaded.expires_at == expires
+    _, locked = await b.call(store, "get_locked", SID, 5)
+    assert locked.expires_at is not None
+    assert abs(locked.expires_at - loaded.expires_at) < timedelta(seconds=2)
 
 
 # -- locks ------------------------------------------------------------------------------------
 
 
-def test_a_lock_excludes_a_second_holder(backend: Backend) -> None:
+async def test_a_lock_excludes_a_second_holder(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60))
-        token = await b.call(store, "lock", SID, 30)
-        assert isinstance(token, str)
-        assert token
-        assert await b.call(store, "lock", SID, 30) is None
-        assert await b.call(store, "get_locked", SID, 30) == (None, None)
-        other = await b.call(store, "lock", "another-session", 30)  # per session, not global
-        assert other is not None
-        assert other != token
-
-    _run(b, scenario)
+    await b.call(store, "set", SID, make_record(clock(), 60))
+    token = await b.call(store, "lock", SID, 30)
+    assert isinstance(token, str)
+    assert token
+    assert await b.call(store, "lock", SID, 30) is None
+    assert await b.call(store, "get_locked", SID, 30) == (None, None)
+    other = await b.call(store, "lock", "another-session", 30)  # per session, not global
+    assert other is not None
+    assert other != token
 
 
-def test_a_lock_expires_after_its_ttl(backend: Backend) -> None:
+async def test_a_lock_expires_after_its_ttl(backend: Backend, store: Any) -> None:
     b = backend
-
-    async def scenario(store: Any) -> None:
-        first = await b.call(store, "lock", SID, 0.05)
-        assert first is not None
-        assert await b.call(store, "lock", SID, 0.05) is None
-        second = await b.lock_expired(store, SID, 0.05)
-        assert second != first
-        await b.call(store, "unlock", SID, first)  # the old holder's late unlock: no effect
-        assert await b.call(store, "lock", SID, 5) is None
-
-    _run(b, scenario)
+    first = await b.call(store, "lock", SID, 0.05)
+    assert first is not None
+    assert await b.call(store, "lock", SID, 0.05) is None
+    second = await b.lock_expired(store, SID, 0.05)
+    assert second != first
+    await b.call(store, "unlock", SID, first)  # the old holder's late unlock: no effect
+    assert await b.call(store, "lock", SID, 5) is None
 
 
-def test_unlock_by_a_non_holder_does_nothing(backend: Backend) -> None:
+async def test_unlock_by_a_non_holder_does_nothing(backend: Backend, store: Any) -> None:
     b = backend
-
-    async def scenario(store: Any) -> None:
-        token = await b.call(store, "lock", SID, 30)
-        await b.call(store, "unlock", SID, "not-the-token")
-        assert await b.call(store, "lock", SID, 30) is None
-        await b.call(store, "unlock", SID, token)
-        assert await b.call(store, "lock", SID, 30) is not None
-
-    _run(b, scenario)
+    token = await b.call(store, "lock", SID, 30)
+    await b.call(store, "unlock", SID, "not-the-token")
+    assert await b.call(store, "lock", SID, 30) is None
+    await b.call(store, "unlock", SID, token)
+    assert await b.call(store, "lock", SID, 30) is not None
 
 
-def test_get_locked_reads_under_the_lock(backend: Backend) -> None:
+async def test_get_locked_reads_under_the_lock(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        record = make_record(clock(), 60, user="bob")
-        await b.call(store, "set", SID, record)
-        token, loaded = await b.call(store, "get_locked", SID, 30)
-        assert token is not None
-        plain: Versioned = await b.call(store, "get_versioned", SID)
-        assert (
-            (loaded.record, loaded.version)
-            == (plain.record, plain.version)
-            == (
-                record,
-                plain.version,
-            )
+    record = make_record(clock(), 60, user="bob")
+    await b.call(store, "set", SID, record)
+    token, loaded = await b.call(store, "get_locked", SID, 30)
+    assert token is not None
+    plain: Versioned = await b.call(store, "get_versioned", SID)
+    assert (
+        (loaded.record, loaded.version)
+        == (plain.record, plain.version)
+        == (
+            record,
+            plain.version,
         )
-        assert await b.call(store, "lock", SID, 30) is None
-        # A missing record is still locked (the request may create it), and reads as None.
-        token2, missing = await b.call(store, "get_locked", "nobody-here", 30)
-        assert token2 is not None
-        assert missing is None
+    )
+    assert await b.call(store, "lock", SID, 30) is None
+    # A missing record is still locked (the request may create it), and reads as None.
+    token2, missing = await b.call(store, "get_locked", "nobody-here", 30)
+    assert token2 is not None
+    assert missing is None
 
-    _run(b, scenario)
 
-
-def test_set_if_with_unlock_writes_and_releases_in_one_go(backend: Backend) -> None:
+async def test_set_if_with_unlock_writes_and_releases_in_one_go(
+    backend: Backend, store: Any
+) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        await b.call(store, "set", SID, make_record(clock(), 60, n=0))
-        token, loaded = await b.call(store, "get_locked", SID, 30)
-        record = make_record(clock(), 60, n=1)
-        assert await b.call(store, "set_if", SID, record, loaded.version, unlock=token)
-        assert await b.call(store, "get", SID) == record
-        again = await b.call(store, "lock", SID, 30)
-        assert again is not None
-        # A refused write releases the holder's lock too, and a non-holder's token releases
-        # nothing.
-        refused = make_record(clock(), 60, n=2)
-        assert not await b.call(store, "set_if", SID, refused, loaded.version, unlock="nope")
-        assert await b.call(store, "lock", SID, 30) is None
-        assert not await b.call(store, "set_if", SID, refused, loaded.version, unlock=again)
-        assert await b.call(store, "lock", SID, 30) is not None
-        assert await b.call(store, "get", SID) == record
-
-    _run(b, scenario)
+    await b.call(store, "set", SID, make_record(clock(), 60, n=0))
+    token, loaded = await b.call(store, "get_locked", SID, 30)
+    record = make_record(clock(), 60, n=1)
+    assert await b.call(store, "set_if", SID, record, loaded.version, unlock=token)
+    assert await b.call(store, "get", SID) == record
+    again = await b.call(store, "lock", SID, 30)
+    assert again is not None
+    # A refused write releases the holder's lock too, and a non-holder's token releases
+    # nothing.
+    refused = make_record(clock(), 60, n=2)
+    assert not await b.call(store, "set_if", SID, refused, loaded.version, unlock="nope")
+    assert await b.call(store, "lock", SID, 30) is None
+    assert not await b.call(store, "set_if", SID, refused, loaded.version, unlock=again)
+    assert await b.call(store, "lock", SID, 30) is not None
+    assert await b.call(store, "get", SID) == record
 
 
-def test_unlock_with_touch_refreshes_the_expiry_only(backend: Backend) -> None:
+async def test_unlock_with_touch_refreshes_the_expiry_only(backend: Backend, store: Any) -> None:
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        record = make_record(clock(), 60, user="bob")
-        await b.call(store, "set", SID, record)
-        token, loaded = await b.call(store, "get_locked", SID, 30)
-        touched = make_record(clock(), 3600, user="someone else")
-        await b.call(store, "unlock", SID, token, touch=touched)
-        after: Versioned = await b.call(store, "get_versioned", SID)
-        assert after.record == record
-        assert after.version == loaded.version
-        assert after.expires_at > loaded.expires_at + timedelta(seconds=3000)
-        assert await b.call(store, "lock", SID, 30) is not None
-        # Touching a session that is gone creates nothing.
-        await b.call(store, "destroy", SID)
-        await b.call(store, "unlock", SID, "whoever", touch=touched)
-        assert await b.call(store, "get", SID) is None
-
-    _run(b, scenario)
+    record = make_record(clock(), 60, user="bob")
+    await b.call(store, "set", SID, record)
+    token, loaded = await b.call(store, "get_locked", SID, 30)
+    touched = make_record(clock(), 3600, user="someone else")
+    await b.call(store, "unlock", SID, token, touch=touched)
+    after: Versioned = await b.call(store, "get_versioned", SID)
+    assert after.record == record
+    assert after.version == loaded.version
+    assert after.expires_at > loaded.expires_at + timedelta(seconds=3000)
+    assert await b.call(store, "lock", SID, 30) is not None
+    # Touching a session that is gone creates nothing.
+    await b.call(store, "destroy", SID)
+    await b.call(store, "unlock", SID, "whoever", touch=touched)
+    assert await b.call(store, "get", SID) is None
 
 
 @pytest.mark.parametrize("ttl", [0, -1, float("nan"), float("inf"), True])
-def test_a_bad_lock_ttl_is_a_value_error(backend: Backend, ttl: Any) -> None:
+async def test_a_bad_lock_ttl_is_a_value_error(backend: Backend, store: Any, ttl: Any) -> None:
     b = backend
-
-    async def scenario(store: Any) -> None:
-        with pytest.raises(ValueError):
-            await b.call(store, "lock", SID, ttl)
-        with pytest.raises(ValueError):
-            await b.call(store, "get_locked", SID, ttl)
-
-    _run(b, scenario)
+    with pytest.raises(ValueError):
+        await b.call(store, "lock", SID, ttl)
+    with pytest.raises(ValueError):
+        await b.call(store, "get_locked", SID, ttl)
 
 
 # -- Redis specifics --------------------------------------------------------------------------
@@ -519,31 +466,35 @@ def test_cluster_scripts_work_with_braces_in_the_prefix(
         s.close()
 
 
-@pytest.mark.redis
-def test_redis_version_is_the_sha1_of_the_stored_bytes(
-    redis_url: str, redis_prefix: str, clock: FakeClock
-) -> None:
+@pytest.fixture
+def redis_store(redis_url: str, redis_prefix: str, clock: FakeClock) -> Iterator[RedisStore]:
+    """A sync ``RedisStore`` over a client of its own (``store.client``), cleared after."""
     with redis.Redis.from_url(redis_url) as client:
         store = RedisStore(client, prefix=redis_prefix, clock=clock)
-        store.set(SID, make_record(clock(), 60, greeting="Grüße"))
-        loaded = store.get_versioned(SID)
-        assert loaded is not None
-        assert loaded.version == hashlib.sha1(client.get(redis_prefix + SID)).hexdigest()
+        yield store
         store.clear()
+
+
+@pytest.mark.redis
+def test_redis_version_is_the_sha1_of_the_stored_bytes(
+    redis_store: RedisStore, redis_prefix: str, clock: FakeClock
+) -> None:
+    redis_store.set(SID, make_record(clock(), 60, greeting="Grüße"))
+    loaded = redis_store.get_versioned(SID)
+    assert loaded is not None
+    stored = redis_store.client.get(redis_prefix + SID)
+    assert loaded.version == hashlib.sha1(stored).hexdigest()
 
 
 @pytest.mark.redis
 def test_redis_scripts_reload_after_a_script_flush(
-    redis_url: str, redis_prefix: str, clock: FakeClock
+    redis_store: RedisStore, clock: FakeClock
 ) -> None:
-    with redis.Redis.from_url(redis_url) as client:
-        store = RedisStore(client, prefix=redis_prefix, clock=clock)
-        store.set(SID, make_record(clock(), 60))
-        client.script_flush()
-        loaded = store.get_versioned(SID)
-        assert loaded is not None
-        assert store.set_if(SID, make_record(clock(), 60, n=1), loaded.version)
-        store.clear()
+    redis_store.set(SID, make_record(clock(), 60))
+    redis_store.client.script_flush()
+    loaded = redis_store.get_versioned(SID)
+    assert loaded is not None
+    assert redis_store.set_if(SID, make_record(clock(), 60, n=1), loaded.version)
 
 
 @pytest.mark.postgres
@@ -562,24 +513,20 @@ def test_postgres_version_is_md5_of_the_stored_text(
     assert loaded.version == hashlib.md5(row[0].encode()).hexdigest()
 
 
-def test_conditional_writes_keep_the_user_index(backend: Backend) -> None:
+async def test_conditional_writes_keep_the_user_index(backend: Backend, store: Any) -> None:
     """set_if and unlock(touch=) index the session's user as set/touch do (ops' index)."""
     b, clock = backend, backend.clock
-
-    async def scenario(store: Any) -> None:
-        store.index_users("uid")
-        assert await b.call(store, "set_if", SID, make_record(clock(), 60, uid="bob"), None)
-        assert list(await b.call(store, "sessions_of", "bob")) == [SID]
-        token, loaded = await b.call(store, "get_locked", SID, 30)
-        moved = make_record(clock(), 60, uid="alice")
-        assert await b.call(store, "set_if", SID, moved, loaded.version, unlock=token)
-        assert list(await b.call(store, "sessions_of", "alice")) == [SID]
-        assert await b.call(store, "sessions_of", "bob") == {}
-        token = await b.call(store, "lock", SID, 30)
-        await b.call(store, "unlock", SID, token, touch=make_record(clock(), 3600, uid="alice"))
-        assert list(await b.call(store, "sessions_of", "alice")) == [SID]
-
-    _run(b, scenario)
+    store.index_users("uid")
+    assert await b.call(store, "set_if", SID, make_record(clock(), 60, uid="bob"), None)
+    assert list(await b.call(store, "sessions_of", "bob")) == [SID]
+    token, loaded = await b.call(store, "get_locked", SID, 30)
+    moved = make_record(clock(), 60, uid="alice")
+    assert await b.call(store, "set_if", SID, moved, loaded.version, unlock=token)
+    assert list(await b.call(store, "sessions_of", "alice")) == [SID]
+    assert await b.call(store, "sessions_of", "bob") == {}
+    token = await b.call(store, "lock", SID, 30)
+    await b.call(store, "unlock", SID, token, touch=make_record(clock(), 3600, uid="alice"))
+    assert list(await b.call(store, "sessions_of", "alice")) == [SID]
 
 
 @pytest.mark.redis

@@ -10,7 +10,7 @@ import asyncio
 import json
 import math
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -20,19 +20,17 @@ import pytest
 from .._errors import InvalidRecordError
 from ..stores._async import is_async_store
 from ..stores._codec import encode_record, parse_expires
+from ..stores._protocol import Versioned
 from ._clock import FakeClock
 from ._harness import (
     HALF_DAY,
     LONG,
     Harness,
     Scenario,
-    StoreView,
-    gathered,
-    in_threads,
+    harness_for,
     in_time_zone,
     run_sync,
     scenario,
-    sync_sleep,
 )
 from ._lifetimes import LifetimeContract
 from ._records import EXPRESS_SAMPLES, retime
@@ -62,6 +60,39 @@ _AHEAD = timedelta(hours=1)
 
 def _user_data(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key != "cookie"}
+
+
+async def _then_aclose(scenario: Coroutine[Any, Any, None], store: Any) -> None:
+    try:
+        await scenario
+    finally:
+        aclose = getattr(store, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _expired(h: Harness, **data: Any) -> str:
+    """The id of a record written with a short life, then left to expire."""
+    sid = _sid()
+    await h.store.set(sid, h.record(h.short, **data))
+    await h.pass_time(h.short * 2)
+    return sid
+
+
+async def _locked(h: Harness) -> tuple[str, str]:
+    """A fresh id and the token of the lock just taken on it."""
+    sid = _sid()
+    token = await h.store.lock(sid, LONG)
+    assert token, "a free id could not be locked"
+    return sid, token
+
+
+async def _written(h: Harness, sid: str, record: dict[str, Any]) -> Versioned:
+    """Write ``record`` and read it back with its version (what a later ``set_if`` names)."""
+    await h.store.set(sid, record)
+    found = await h.store.get_versioned(sid)
+    assert found is not None, "get_versioned lost the record just written"
+    return found
 
 
 class _ContractBase(LifetimeContract):
@@ -98,8 +129,22 @@ class _ContractBase(LifetimeContract):
         """Override: return a fresh, empty store built with ``clock=clock``."""
         pytest.fail(f"{type(self).__name__} must define a `store` fixture")
 
+    #: Which kind of store the public class runs, and what it says when given the other kind.
+    _async_store: ClassVar[bool]
+    _wrong_kind: ClassVar[str]
+
     def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
-        raise NotImplementedError
+        """Run one scenario: loop-free over a sync store, in a fresh ``asyncio.run`` loop over
+        an async one (then its ``aclose()``, if any, in that loop)."""
+        if is_async_store(store) is not self._async_store:
+            pytest.fail(self._wrong_kind)
+        harness = harness_for(
+            store, clock, is_async=self._async_store, real_time=self.server_side_expiry
+        )
+        if self._async_store:
+            asyncio.run(_then_aclose(body(self, harness), store))
+        else:
+            run_sync(body(self, harness))
 
     # -- get / set round trips ----------------------------------------------------------------
 
@@ -352,9 +397,7 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_touch_does_not_revive_an_expired_session(self, h: Harness) -> None:
         h.store.require("touch")
-        sid = _sid()
-        await h.store.set(sid, h.record(h.short, user="bob"))
-        await h.pass_time(h.short * 2)
+        sid = await _expired(h, user="bob")
         await h.store.touch(sid, h.record(LONG, user="bob"))
         assert await h.store.get(sid) is None
 
@@ -446,13 +489,9 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_a_node_write_changes_the_version(self, h: Harness) -> None:
-        h.store.require("raw_set")
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("raw_set", "get_versioned", "set_if")
         sid = _sid()
-        await h.store.set(sid, h.record(LONG, n=1))
-        loaded = await h.store.get_versioned(sid)
-        assert loaded is not None
+        loaded = await _written(h, sid, h.record(LONG, n=1))
         await h.store.raw_set(sid, encode_record(h.record(LONG, n=1, node=True)).encode())
         assert await h.store.set_if(sid, h.record(LONG, n=2), loaded.version) is False
 
@@ -498,9 +537,7 @@ class _ContractBase(LifetimeContract):
         h.store.require("get_versioned")
         sid, record = _sid(), h.record(LONG, user="bob")
         assert await h.store.get_versioned(sid) is None
-        await h.store.set(sid, record)
-        found = await h.store.get_versioned(sid)
-        assert found is not None
+        found = await _written(h, sid, record)
         assert _as_json(found.record) == _as_json(record)
         if found.expires_at is not None:  # the store's own expiry: the cookie's, give or take
             lag = abs(
@@ -511,22 +548,17 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_get_versioned_hides_an_expired_record(self, h: Harness) -> None:
         h.store.require("get_versioned")
-        sid = _sid()
-        await h.store.set(sid, h.record(h.short, user="bob"))
-        await h.pass_time(h.short * 2)
+        sid = await _expired(h, user="bob")
         assert await h.store.get_versioned(sid) is None
 
     @_scenario
     async def test_version_changes_on_every_write(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("get_versioned", "set_if")
         sid, seen = _sid(), []
         for n in range(3):
-            await h.store.set(sid, h.record(LONG, n=n))
-            found = await h.store.get_versioned(sid)
-            assert found is not None
-            seen.append(found.version)
-            assert await h.store.set_if(sid, h.record(LONG, n=n, again=True), found.version)
+            written = await _written(h, sid, h.record(LONG, n=n))
+            seen.append(written.version)
+            assert await h.store.set_if(sid, h.record(LONG, n=n, again=True), written.version)
             found = await h.store.get_versioned(sid)
             assert found is not None
             seen.append(found.version)
@@ -534,23 +566,17 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_set_if_writes_when_the_version_is_current(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("get_versioned", "set_if")
         sid, update = _sid(), h.record(LONG, user="bob", n=2)
-        await h.store.set(sid, h.record(LONG, user="bob", n=1))
-        found = await h.store.get_versioned(sid)
-        assert found is not None
+        found = await _written(h, sid, h.record(LONG, user="bob", n=1))
         assert await h.store.set_if(sid, update, found.version) is True
         assert _as_json(await h.store.get(sid)) == _as_json(update)
 
     @_scenario
     async def test_set_if_refuses_a_stale_version(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("get_versioned", "set_if")
         sid, theirs = _sid(), h.record(LONG, user="bob", by="them")
-        await h.store.set(sid, h.record(LONG, user="bob"))
-        loaded = await h.store.get_versioned(sid)
-        assert loaded is not None
+        loaded = await _written(h, sid, h.record(LONG, user="bob"))
         await h.store.set(sid, theirs)  # a concurrent writer
         assert await h.store.set_if(sid, h.record(LONG, by="me"), loaded.version) is False
         assert _as_json(await h.store.get(sid)) == _as_json(theirs)
@@ -558,24 +584,18 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_set_if_does_not_recreate_a_destroyed_record(self, h: Harness) -> None:
         """No resurrection: a logout racing a slow request stays a logout."""
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("get_versioned", "set_if")
         sid = _sid()
-        await h.store.set(sid, h.record(LONG, user="bob"))
-        loaded = await h.store.get_versioned(sid)
-        assert loaded is not None
+        loaded = await _written(h, sid, h.record(LONG, user="bob"))
         await h.store.destroy(sid)
         assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
         assert await h.store.get(sid) is None
 
     @_scenario
     async def test_set_if_does_not_revive_an_expired_record(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        h.store.require("set_if")
+        h.store.require("get_versioned", "set_if")
         sid = _sid()
-        await h.store.set(sid, h.record(h.short, user="bob"))
-        loaded = await h.store.get_versioned(sid)
-        assert loaded is not None
+        loaded = await _written(h, sid, h.record(h.short, user="bob"))
         await h.pass_time(h.short * 2)
         assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
         assert await h.store.get(sid) is None
@@ -592,9 +612,7 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_set_if_none_replaces_an_expired_record(self, h: Harness) -> None:
         h.store.require("set_if")
-        sid, fresh = _sid(), h.record(LONG, user="new")
-        await h.store.set(sid, h.record(h.short, user="old"))
-        await h.pass_time(h.short * 2)
+        sid, fresh = await _expired(h, user="old"), h.record(LONG, user="new")
         assert await h.store.set_if(sid, fresh, None) is True
         assert _as_json(await h.store.get(sid)) == _as_json(fresh)
 
@@ -626,11 +644,8 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_lock_excludes_a_second_holder(self, h: Harness) -> None:
-        h.store.require("lock")
-        h.store.require("unlock")
-        sid = _sid()
-        token = await h.store.lock(sid, LONG)
-        assert token
+        h.store.require("lock", "unlock")
+        sid, token = await _locked(h)
         assert await h.store.lock(sid, LONG) is None
         assert await h.store.lock(_sid(), LONG), "a lock of one id blocked another id"
         await h.store.unlock(sid, token)
@@ -649,11 +664,8 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_unlock_by_a_non_holder_does_nothing(self, h: Harness) -> None:
-        h.store.require("lock")
-        h.store.require("unlock")
-        sid = _sid()
-        token = await h.store.lock(sid, LONG)
-        assert token
+        h.store.require("lock", "unlock")
+        sid, token = await _locked(h)
         await h.store.unlock(sid, token + "x")
         await h.store.unlock(sid, _sid())
         assert await h.store.lock(sid, LONG) is None, "a non-holder released the lock"
@@ -661,8 +673,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_unlock_after_expiry_does_not_release_the_next_holder(self, h: Harness) -> None:
-        h.store.require("lock")
-        h.store.require("unlock")
+        h.store.require("lock", "unlock")
         sid = _sid()
         stale = await h.store.lock(sid, h.short)
         assert stale
@@ -673,8 +684,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_unlock_with_touch_refreshes_the_expiry(self, h: Harness) -> None:
-        h.store.require("lock")
-        h.store.require("unlock")
+        h.store.require("lock", "unlock")
         sid, original = _sid(), h.record(h.short, user="bob")
         await h.store.set(sid, original)
         token = await h.store.lock(sid, LONG)
@@ -688,19 +698,15 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_unlock_with_touch_does_not_create_a_record(self, h: Harness) -> None:
-        h.store.require("lock")
-        h.store.require("unlock")
-        sid = _sid()
-        token = await h.store.lock(sid, LONG)
-        assert token
+        h.store.require("lock", "unlock")
+        sid, token = await _locked(h)
         await h.store.unlock(sid, token, touch=h.record(LONG, user="bob"))
         assert await h.store.get(sid) is None
 
     @_scenario
     async def test_set_if_with_unlock_releases_the_lock(self, h: Harness) -> None:
         """``set_if(..., unlock=token)`` releases the lock whether or not it wrote."""
-        h.store.require("set_if")
-        h.store.require("lock")
+        h.store.require("set_if", "lock")
         sid, record = _sid(), h.record(LONG, user="bob")
         token = await h.store.lock(sid, LONG)
         assert token
@@ -713,8 +719,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_set_if_unlock_by_a_non_holder_keeps_the_lock(self, h: Harness) -> None:
-        h.store.require("set_if")
-        h.store.require("lock")
+        h.store.require("set_if", "lock")
         sid = _sid()
         assert await h.store.lock(sid, LONG)
         await h.store.set_if(sid, h.record(LONG), None, unlock=_sid())
@@ -722,8 +727,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_get_locked_locks_and_reads_at_once(self, h: Harness) -> None:
-        h.store.require("get_locked")
-        h.store.require("unlock")
+        h.store.require("get_locked", "unlock")
         sid, record = _sid(), h.record(LONG, user="bob")
         await h.store.set(sid, record)
         token, found = await h.store.get_locked(sid, LONG)
@@ -739,8 +743,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_get_locked_version_is_get_versioned_version(self, h: Harness) -> None:
-        h.store.require("get_locked")
-        h.store.require("get_versioned")
+        h.store.require("get_locked", "get_versioned")
         sid = _sid()
         await h.store.set(sid, h.record(LONG, user="bob"))
         plain = await h.store.get_versioned(sid)
@@ -809,18 +812,8 @@ class _ContractBase(LifetimeContract):
 class StoreContract(_ContractBase):
     """Subclass (as ``Test…``) and define a ``store`` fixture returning a fresh sync store."""
 
-    def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
-        if is_async_store(store):
-            pytest.fail("StoreContract got an async store; subclass AsyncStoreContract instead")
-        view = StoreView(store, is_async=False)
-        harness = Harness(
-            view,
-            clock,
-            real_time=self.server_side_expiry,
-            sleep=sync_sleep,
-            concurrently=in_threads,
-        )
-        run_sync(body(self, harness))
+    _async_store = False
+    _wrong_kind = "StoreContract got an async store; subclass AsyncStoreContract instead"
 
 
 class AsyncStoreContract(_ContractBase):
@@ -831,27 +824,8 @@ class AsyncStoreContract(_ContractBase):
     the store has an ``aclose()`` coroutine it is awaited at the end of each test, in that loop.
     """
 
-    def _drive(self, body: Scenario, store: Any, clock: FakeClock) -> None:
-        if not is_async_store(store):
-            pytest.fail(
-                "AsyncStoreContract needs an async store; wrap a sync one with "
-                "coatcheck.stores.to_async or subclass StoreContract"
-            )
-
-        async def main() -> None:
-            view = StoreView(store, is_async=True)
-            harness = Harness(
-                view,
-                clock,
-                real_time=self.server_side_expiry,
-                sleep=asyncio.sleep,
-                concurrently=gathered,
-            )
-            try:
-                await body(self, harness)
-            finally:
-                aclose = getattr(store, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-
-        asyncio.run(main())
+    _async_store = True
+    _wrong_kind = (
+        "AsyncStoreContract needs an async store; wrap a sync one with "
+        "coatcheck.stores.to_async or subclass StoreContract"
+    )

@@ -49,10 +49,11 @@ class StoreView:
         """Whether the store implements an optional method (express's ``hasattr`` rule)."""
         return callable(getattr(self._store, method, None))
 
-    def require(self, method: str) -> None:
-        """Skip the current test unless the store implements ``method``."""
-        if not self.has(method):
-            pytest.skip(f"store does not implement {method}")
+    def require(self, *methods: str) -> None:
+        """Skip the current test unless the store implements every one of ``methods``."""
+        for method in methods:
+            if not self.has(method):
+                pytest.skip(f"store does not implement {method}")
 
     async def _call(self, method: str, *args: object) -> Any:
         result = getattr(self._store, method)(*args)
@@ -231,6 +232,18 @@ class Harness:
         lag = (datetime.now(timezone.utc) - self.clock()).total_seconds()
         if lag > 0:
             self.clock.advance(lag)
+
+
+def harness_for(store: object, clock: FakeClock, *, is_async: bool, real_time: bool) -> Harness:
+    """The harness of one scenario: an async store is awaited and raced with tasks on the
+    running loop; a sync one is called directly and raced with threads, no loop anywhere."""
+    return Harness(
+        StoreView(store, is_async=is_async),
+        clock,
+        real_time=real_time,
+        sleep=asyncio.sleep if is_async else sync_sleep,
+        concurrently=gathered if is_async else in_threads,
+    )
 
 
 Scenario = Callable[[Any, Harness], Coroutine[Any, Any, None]]
