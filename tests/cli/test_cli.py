@@ -244,3 +244,18 @@ def test_the_console_script_is_installed(tmp_path: Path) -> None:
     )
     assert missing.returncode == cli.EXIT_NOT_FOUND
     assert "no live session id starts with 'nope'" in missing.stderr
+
+
+@pytest.mark.parametrize("module", ["coatcheck", "coatcheck.cli"])
+def test_python_dash_m_runs_the_cli(module: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with SQLiteStore(path) as store:
+        fill(store)
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--store", f"sqlite:///{path}", "show", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == cli.EXIT_NOT_FOUND
+    assert "no live session id starts with 'nope'" in done.stderr
