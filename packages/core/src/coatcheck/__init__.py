@@ -21,8 +21,9 @@ Embedding it in your own server takes a few lines::
 from __future__ import annotations
 
 from .__about__ import __version__
-from ._config import CookieOptions, SessionConfig, check_option_names, require_sync_store
+from ._config import SessionConfig, check_option_names
 from ._conflicts import CycleStateError, Phase
+from ._cookie_options import CookieOptions
 from ._cookies import cookie_values, serialize_cookie, vary_with_cookie
 from ._cycle import SessionCycle
 from ._drivers import AsyncDriver, AsyncSession, SyncDriver, SyncSession
@@ -54,6 +55,7 @@ from ._request import RequestReceived, is_secure, path_matches
 from ._run import load_async, load_sync, run_async, run_sync, settle_async, settle_sync
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
+from ._store_checks import require_sync_store
 from ._stored import (
     destroy_by_cookie,
     destroy_by_cookie_async,

@@ -6,44 +6,38 @@ Everything a user can get wrong is checked here, when the middleware is built, a
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import functools
 import inspect
 import logging
-import math
-import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, Union
 
 from ._at_rest import IdAtRest, IdsAtRest
+from ._cookie_options import (
+    CookieOptions,
+    warn_cookie_options,
+)
 from ._cookies import (
     COOKIE_NAME_RE,
-    DOMAIN_RE,
-    PATH_RE,
     decode_uri_component,
     encode_uri_component,
 )
 from ._errors import ConfigError, ConfigWarning
 from ._ids import default_genid
+from ._options import positive_seconds, positive_seconds_or_none, unknown_options
 from ._signing import ExpressSigner, sign_session_id, unsign_cookie_value
+from ._store_checks import check_id_at_rest, check_store, index_users_of
 
 if TYPE_CHECKING:
     from .stores._protocol import AsyncStore
 
-SameSite = bool | Literal["lax", "strict", "none", "auto"] | str | None
 CookieSource = Union["CookieOptions", Mapping[str, Any], Callable[[Any], Any], None]
 
-_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-_PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
 _UNSET: Any = object()
-#: The longest cookie lifetime accepted (either way): far beyond any real use (browsers cap at
-#: 400 days), and small enough that ``now + max_age`` stays a representable ``datetime``.
-MAX_LIFETIME_SECONDS = 1000 * 365.25 * 86400
 #: A shorter secret is guessable offline from one signed cookie; warned about in production.
 MIN_SECRET_LENGTH = 32
 _CONCURRENCY = ("merge", "lock", "none")
@@ -54,167 +48,7 @@ Concurrency = Literal["merge", "lock", "none"]
 logger = logging.getLogger("coatcheck")
 
 
-def unknown_options(
-    given: Iterable[str], valid: Iterable[str], *, option: str | None = None, kind: str = "option"
-) -> ConfigError | None:
-    """A ``ConfigError`` naming the unknown names in ``given``, each with the closest valid name
-    (``save_unitialized`` -> ``save_uninitialized``, express's ``maxAge`` -> ``max_age``)."""
-    valid = sorted(valid)
-    unknown = sorted({str(name) for name in given} - set(valid))
-    if not unknown:
-        return None
-    hints = []
-    for name in unknown:
-        snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()  # express's camelCase
-        close = [snake] if snake in valid else difflib.get_close_matches(snake, valid, n=1)
-        if close:
-            hints.append(f"{name} -> {close[0]}" if len(unknown) > 1 else close[0])
-    message = f"unknown {kind}(s): {', '.join(unknown)}"
-    if hints:
-        message += f" (did you mean {', '.join(hints)}?)"
-    return ConfigError(option or unknown[0], message)
-
-
 logger = logging.getLogger("coatcheck")
-
-
-def seconds(value: float | timedelta | None, option: str) -> float | None:
-    """A duration option in seconds (``timedelta`` accepted), or ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(option, f"must be a number of seconds or a timedelta, not {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(option, f"must be a finite number of seconds, not {value!r}")
-    if abs(value) > MAX_LIFETIME_SECONDS:
-        raise ConfigError(option, f"must be at most {MAX_LIFETIME_SECONDS:.0f} s (1000 years)")
-    return float(value)
-
-
-def same_site_attribute(value: Any) -> str | None:
-    """The ``SameSite=`` spelling for an option value (``True`` means Strict, as in express)."""
-    if value is True:
-        return "Strict"
-    if value is None or value is False:
-        return None
-    if isinstance(value, str) and value.lower() in _SAME_SITE:
-        return _SAME_SITE[value.lower()]
-    raise ValueError("option sameSite is invalid")
-
-
-def priority_attribute(value: Any) -> str | None:
-    """The ``Priority=`` spelling for an option value."""
-    if value is None or value is False:
-        return None
-    if isinstance(value, str) and value.lower() in _PRIORITY:
-        return _PRIORITY[value.lower()]
-    raise ValueError("option priority is invalid")
-
-
-@dataclass(frozen=True)
-class CookieOptions:
-    """The session cookie's settings; they apply to *new* sessions (express #1077).
-
-    ``None`` means "not set" (the attribute is neither sent nor stored), exactly as an absent key
-    in express's cookie object. ``max_age`` is in seconds; ``secure`` and ``same_site`` accept
-    ``"auto"`` (resolved from the request's security when a session is created).
-    """
-
-    path: str = "/"
-    http_only: bool = True
-    secure: bool | Literal["auto"] | None = None
-    max_age: float | timedelta | None = None
-    expires: datetime | None = None
-    domain: str | None = None
-    same_site: SameSite = None
-    partitioned: bool | None = None
-    priority: Literal["low", "medium", "high"] | str | None = None
-
-    def __post_init__(self) -> None:
-        validate_cookie_options(self)
-
-    @cached_property
-    def max_age_seconds(self) -> float | None:
-        """``max_age`` in seconds (computed once: the options are frozen)."""
-        return seconds(self.max_age, "cookie.max_age")
-
-    @classmethod
-    def coerce(cls, value: Any) -> CookieOptions:
-        """A ``CookieOptions`` from an instance, a mapping with the same keys, or ``None``."""
-        if value is None:
-            return cls()
-        if isinstance(value, CookieOptions):
-            return value
-        if isinstance(value, Mapping):
-            known = {f.name for f in dataclasses.fields(cls)}
-            error = unknown_options(value, known, option="cookie", kind="cookie option")
-            if error is not None:
-                raise error
-            return cls(**value)
-        raise ConfigError("cookie", f"must be CookieOptions, a dict or a callable, not {value!r}")
-
-
-def validate_cookie_options(options: CookieOptions) -> None:
-    """Refuse at start-up what cookie 0.7.2 would refuse on every request."""
-    if not isinstance(options.path, str) or not PATH_RE.match(options.path):
-        raise ConfigError("cookie.path", "option path is invalid")
-    if options.domain is not None and (
-        not isinstance(options.domain, str) or not DOMAIN_RE.match(options.domain)
-    ):
-        raise ConfigError("cookie.domain", "option domain is invalid")
-    # identity, not ``in``: 1 == True and 0 == False would slip through a membership test
-    if not (options.secure is None or isinstance(options.secure, bool) or options.secure == "auto"):
-        raise ConfigError("cookie.secure", 'must be True, False or "auto"')
-    if not isinstance(options.http_only, bool):
-        raise ConfigError("cookie.http_only", f"must be a bool, not {options.http_only!r}")
-    if options.partitioned is not None and not isinstance(options.partitioned, bool):
-        raise ConfigError("cookie.partitioned", f"must be a bool, not {options.partitioned!r}")
-    if options.same_site != "auto":
-        try:
-            same_site_attribute(options.same_site)
-        except ValueError:
-            raise ConfigError("cookie.same_site", "option sameSite is invalid") from None
-    try:
-        priority_attribute(options.priority)
-    except ValueError:
-        raise ConfigError("cookie.priority", "option priority is invalid") from None
-    max_age = seconds(options.max_age, "cookie.max_age")
-    if options.expires is not None:
-        if not isinstance(options.expires, datetime) or options.expires.tzinfo is None:
-            raise ConfigError("cookie.expires", "must be a timezone-aware datetime")
-        if max_age is not None:
-            raise ConfigError("cookie", "set max_age or expires, not both (prefer max_age)")
-        if not within_lifetime(options.expires, datetime.now(timezone.utc)):
-            raise ConfigError("cookie.expires", "must be within 1000 years of now")
-
-
-def within_lifetime(when: datetime, now: datetime) -> bool:
-    """``when`` is at most ``MAX_LIFETIME_SECONDS`` away from ``now`` (touching it, which adds
-    the lifetime to ``now``, then stays a representable ``datetime``)."""
-    return abs((when - now).total_seconds()) <= MAX_LIFETIME_SECONDS
-
-
-def warn_cookie_options(options: CookieOptions, stacklevel: int) -> None:
-    """Settings that work but that browsers punish: warned about once, at start-up."""
-    same_site = options.same_site
-    none = isinstance(same_site, str) and same_site.lower() == "none"
-    if none and options.secure is not True and options.secure != "auto":
-        warnings.warn(
-            'cookie.same_site="none" without secure=True: browsers reject such a cookie '
-            '(set secure=True, or same_site="auto")',
-            ConfigWarning,
-            stacklevel=stacklevel + 1,
-        )
-
-
-def positive_seconds(value: Any, option: str) -> float:
-    """A duration option that must be given and more than zero seconds."""
-    result = _positive_seconds(value, option)
-    if result is None:
-        raise ConfigError(option, f"must be a positive number of seconds, not {value!r}")
-    return result
 
 
 def resolve_secrets(secret: Any) -> tuple[str | bytes, ...]:
@@ -364,8 +198,8 @@ class SessionConfig:
         checked_store = check_store(store)
         if user_key is not None:
             index_users_of(checked_store, user_key)
-        lifetime = _positive_seconds(max_lifetime, "max_lifetime")
-        throttle = _positive_seconds(touch_after, "touch_after")
+        lifetime = positive_seconds_or_none(max_lifetime, "max_lifetime")
+        throttle = positive_seconds_or_none(touch_after, "touch_after")
         if throttle is not None and resave:
             raise ConfigError(
                 "touch_after",
@@ -507,76 +341,3 @@ def check_option_names(
     error = unknown_options(names, option_names() | set(extra), option=option)
     if error is not None:
         raise error
-
-
-def _positive_seconds(value: float | timedelta | None, option: str) -> float | None:
-    lifetime = seconds(value, option)
-    if lifetime is not None and lifetime <= 0:
-        raise ConfigError(option, f"must be a positive number of seconds, not {value!r}")
-    return lifetime
-
-
-def check_id_at_rest(id_at_rest: Any, store: Any) -> None:
-    """``"plain"`` or ``"hmac"``; ``"hmac"`` is refused for a store shared with Node.
-
-    An Express app looks sessions up by their plain id, so with ``"hmac"`` it would find none
-    of ours (and we none of its). A store declares the sharing with ``shared_with_node = True``.
-    """
-    if id_at_rest not in ("plain", "hmac"):
-        raise ConfigError("id_at_rest", f'must be "plain" or "hmac", not {id_at_rest!r}')
-    if id_at_rest == "hmac" and getattr(store, "shared_with_node", False) is True:
-        raise ConfigError(
-            "id_at_rest",
-            '"hmac" stores sessions under keys an Express app cannot compute; this store is '
-            'shared with Node (shared_with_node=True): use id_at_rest="plain"',
-        )
-
-
-def check_store(store: Any) -> Any:
-    """The store to use: a default MemoryStore, or one with express's required methods."""
-    from .stores.memory import MemoryStore, looks_like_production
-
-    if store is None:
-        store = MemoryStore()
-    if isinstance(store, type):  # ``store=SQLiteStore``: its methods exist but are unbound
-        raise ConfigError(
-            "store", f"pass an instance: {store.__name__}(...), not the class {store.__name__}"
-        )
-    missing = [m for m in ("get", "set", "destroy") if not callable(getattr(store, m, None))]
-    if missing:
-        raise ConfigError("store", f"store must implement get, set and destroy; lacks {missing}")
-    if isinstance(store, MemoryStore) and looks_like_production():
-        warnings.warn(
-            "coatcheck MemoryStore is not designed for a production environment, as it will "
-            "leak memory, and will not scale past a single process.",
-            RuntimeWarning,
-            stacklevel=5,
-        )
-    return store
-
-
-def index_users_of(store: Any, user_key: Any) -> None:
-    """Validate ``user_key`` and hand it, once, to a store that keeps a user index.
-
-    A store without ``index_users`` is accepted: ``sessions_of``/``revoke`` then raise
-    ``NotImplementedError`` naming it, so an app that never lists sessions is not refused.
-    """
-    from .stores._users import check_user_key
-
-    key = check_user_key(user_key)
-    index_users = getattr(store, "index_users", None)
-    if callable(index_users):
-        index_users(key)
-
-
-def require_sync_store(store: Any, where: str = "this adapter") -> None:
-    """Refuse an async store where only blocking calls are made: every write would be a
-    coroutine never awaited, lost behind a 200."""
-    from .stores._async import is_async_store
-
-    if is_async_store(store):
-        raise ConfigError(
-            "store",
-            f"{type(store).__name__} is an async store and {where} runs sync code: use its "
-            "sync twin (RedisStore, not AsyncRedisStore; PostgresStore, not AsyncPostgresStore)",
-        )

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar, overload
 
-from ._config import SessionConfig, require_sync_store
+from ._config import SessionConfig
 from ._cycle import SessionCycle
 from ._operations import Decision
 from ._request import RequestReceived
@@ -41,6 +41,7 @@ from ._run import (
     settle_sync,
 )
 from ._session import Session
+from ._store_checks import require_sync_store
 from ._users import SessionInfo, revoke, revoke_async, sessions_of, sessions_of_async
 
 S = TypeVar("S", bound=Session)

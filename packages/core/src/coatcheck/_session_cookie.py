@@ -13,15 +13,14 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from ._config import (
-    MAX_LIFETIME_SECONDS,
+from ._cookie_options import (
     CookieOptions,
     priority_attribute,
     same_site_attribute,
-    seconds,
 )
 from ._cookies import DOMAIN_RE, PATH_RE, serialize_cookie
 from ._errors import ConfigError
+from ._options import MAX_LIFETIME_SECONDS, seconds
 from .stores._codec import parse_expires
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
