@@ -50,7 +50,12 @@ from __future__ import annotations
 import pytest
 
 pytest.register_assert_rewrite(
-    "coatcheck.testing._contract", "coatcheck.testing._harness", "coatcheck.testing._lifetimes"
+    "coatcheck.testing._capabilities",
+    "coatcheck.testing._contract",
+    "coatcheck.testing._harness",
+    "coatcheck.testing._lifetimes",
+    "coatcheck.testing._steps",
+    "coatcheck.testing._wire",
 )
 
 from ._clock import FakeClock  # noqa: E402 (after the assert-rewrite registration)

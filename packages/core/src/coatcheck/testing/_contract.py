@@ -1,26 +1,24 @@
 """The store contract: express-session's store rules as one set of tests, sync and async.
 
 Each rule is written once as an ``async`` scenario over a ``Harness``; ``@_scenario`` turns it
-into a plain (sync) pytest test method that the two public classes run their own way.
+into a plain (sync) pytest test method that the two public classes run their own way. The rules
+of the basic store methods are here; the stored bytes (``_wire.py``), the concurrency
+capabilities (``_capabilities.py``) and the lifetime rules (``_lifetimes.py``) are mixed in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import secrets
-from collections.abc import Coroutine, Iterator, Sequence
-from datetime import timedelta
+from collections.abc import Coroutine, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
 import pytest
 
-from .._errors import InvalidRecordError
 from ..stores._async import is_async_store
-from ..stores._codec import encode_record, parse_expires
-from ..stores._protocol import Versioned
+from ._capabilities import CapabilityContract
 from ._clock import FakeClock
 from ._harness import (
     HALF_DAY,
@@ -33,33 +31,16 @@ from ._harness import (
     scenario,
 )
 from ._lifetimes import LifetimeContract
-from ._records import EXPRESS_SAMPLES, retime
+from ._steps import as_json, expired, new_sid, user_data
+from ._wire import WireContract
 
 _scenario = scenario
-
-
-def _sid() -> str:
-    """A fresh id shaped like coatcheck's default ``genid`` (32 url-safe characters)."""
-    return secrets.token_urlsafe(24)
-
-
-def _as_json(record: object) -> str:
-    """Order-sensitive comparison form (``==`` on dicts ignores key order)."""
-    return json.dumps(record, ensure_ascii=False)
 
 
 def _snapshot(record: dict[str, Any]) -> dict[str, Any]:
     """A deep copy to compare against (a store handing out its own object must not pass)."""
     copy: dict[str, Any] = json.loads(json.dumps(record))
     return copy
-
-
-#: How far ahead of the clock the wire samples' expiry is moved (their own lifetime is 60 s).
-_AHEAD = timedelta(hours=1)
-
-
-def _user_data(record: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if key != "cookie"}
 
 
 async def _then_aclose(scenario: Coroutine[Any, Any, None], store: Any) -> None:
@@ -71,31 +52,7 @@ async def _then_aclose(scenario: Coroutine[Any, Any, None], store: Any) -> None:
             await aclose()
 
 
-async def _expired(h: Harness, **data: Any) -> str:
-    """The id of a record written with a short life, then left to expire."""
-    sid = _sid()
-    await h.store.set(sid, h.record(h.short, **data))
-    await h.pass_time(h.short * 2)
-    return sid
-
-
-async def _locked(h: Harness) -> tuple[str, str]:
-    """A fresh id and the token of the lock just taken on it."""
-    sid = _sid()
-    token = await h.store.lock(sid, LONG)
-    assert token, "a free id could not be locked"
-    return sid, token
-
-
-async def _written(h: Harness, sid: str, record: dict[str, Any]) -> Versioned:
-    """Write ``record`` and read it back with its version (what a later ``set_if`` names)."""
-    await h.store.set(sid, record)
-    found = await h.store.get_versioned(sid)
-    assert found is not None, "get_versioned lost the record just written"
-    return found
-
-
-class _ContractBase(LifetimeContract):
+class _ContractBase(LifetimeContract, WireContract, CapabilityContract):
     #: True when expiry is enforced by a server's own clock (Redis TTL): expiry tests then use
     #: ~0.3 s lifetimes and real waits instead of advancing the ``clock`` fixture.
     server_side_expiry: ClassVar[bool] = False
@@ -109,10 +66,6 @@ class _ContractBase(LifetimeContract):
     #: touch: connect-redis and connect-pg-simple keep one a day, and so must a store replacing
     #: them; after twice that it must be gone from storage too. ``None``: kept until destroyed.
     browser_session_lifetime: ClassVar[float | None] = 86400.0
-    #: JSON texts as a Node store writes them (``raw_get``/``raw_set`` hooks): by default what
-    #: express-session hands every store; a store with its own wire format (connect-redis ...)
-    #: may give fixtures of it. Their ``cookie.expires`` are moved to the test's clock.
-    wire_samples: ClassVar[Sequence[str]] = EXPRESS_SAMPLES
     #: The longest an async store may hold the event loop in one step (a blocking call).
     max_loop_stall: ClassVar[float] = 0.2
     #: Run every test in this time zone (a store computing expiry in naive local time breaks).
@@ -150,53 +103,53 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_get_unknown_returns_none(self, h: Harness) -> None:
-        assert await h.store.get(_sid()) is None
+        assert await h.store.get(new_sid()) is None
 
     @_scenario
     async def test_set_then_get_round_trips(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(LONG, user="bob")
+        sid, record = new_sid(), h.record(LONG, user="bob")
         await h.store.set(sid, record)
         assert await h.store.get(sid) == record
 
     @_scenario
     async def test_round_trip_keeps_non_ascii(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(LONG, greeting="Grüße 🎟️ 日本", **{"naïve-ключ": "é"})
+        sid, record = new_sid(), h.record(LONG, greeting="Grüße 🎟️ 日本", **{"naïve-ключ": "é"})
         await h.store.set(sid, record)
         assert await h.store.get(sid) == record
 
     @_scenario
     async def test_round_trip_keeps_nested_values(self, h: Harness) -> None:
         cart = {"items": [{"sku": "a-1", "qty": 2, "tags": ["x", None]}], "total": 12.5}
-        sid = _sid()
+        sid = new_sid()
         record = h.record(LONG, cart=cart, flags=[True, False, None], count=0, empty={})
         await h.store.set(sid, record)
         assert await h.store.get(sid) == record
 
     @_scenario
     async def test_round_trip_keeps_a_1mb_value(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(LONG, blob=secrets.token_hex(500_000) + "✓")
+        sid, record = new_sid(), h.record(LONG, blob=secrets.token_hex(500_000) + "✓")
         await h.store.set(sid, record)
         assert await h.store.get(sid) == record
 
     @_scenario
     async def test_key_order_is_preserved(self, h: Harness) -> None:
         """express keeps the stored key order; a Node app reading the store sees the same."""
-        sid = _sid()
+        sid = new_sid()
         record = h.record(LONG, zeta=1, alpha={"b": 1, "a": 2}, mid=3)
         await h.store.set(sid, record)
-        assert _as_json(await h.store.get(sid)) == _as_json(record)
+        assert as_json(await h.store.get(sid)) == as_json(record)
 
     @_scenario
     async def test_set_overwrites_all_data(self, h: Harness) -> None:
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, h.record(LONG, user="bob", cart=[1, 2]))
         replacement = h.record(LONG, user="alice")
         await h.store.set(sid, replacement)
-        assert _as_json(await h.store.get(sid)) == _as_json(replacement)
+        assert as_json(await h.store.get(sid)) == as_json(replacement)
 
     @_scenario
     async def test_returned_record_is_a_copy(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(LONG, cart={"items": [1]})
+        sid, record = new_sid(), h.record(LONG, cart={"items": [1]})
         expected = _snapshot(record)
         await h.store.set(sid, record)
         got = await h.store.get(sid)
@@ -208,7 +161,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_set_copies_its_argument(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(LONG, cart={"items": [1]})
+        sid, record = new_sid(), h.record(LONG, cart={"items": [1]})
         expected = _snapshot(record)
         await h.store.set(sid, record)
         record["cart"]["items"].append(2)
@@ -218,7 +171,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_destroy_removes_the_session(self, h: Harness) -> None:
-        sid, other, kept = _sid(), _sid(), h.record(LONG, user="alice")
+        sid, other, kept = new_sid(), new_sid(), h.record(LONG, user="alice")
         await h.store.set(sid, h.record(LONG, user="bob"))
         await h.store.set(other, kept)
         await h.store.destroy(sid)
@@ -227,7 +180,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_destroy_unknown_is_not_an_error(self, h: Harness) -> None:
-        sid = _sid()
+        sid = new_sid()
         await h.store.destroy(sid)
         assert await h.store.get(sid) is None
 
@@ -235,13 +188,13 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_already_expired_record_is_never_returned(self, h: Harness) -> None:
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, h.record(-60, user="bob"))
         assert await h.store.get(sid) is None
 
     @_scenario
     async def test_record_expires_as_time_passes(self, h: Harness) -> None:
-        sid, record = _sid(), h.record(h.short, user="bob")
+        sid, record = new_sid(), h.record(h.short, user="bob")
         await h.store.set(sid, record)
         assert await h.store.get(sid) == record
         await h.pass_time(h.short * 2)
@@ -251,16 +204,16 @@ class _ContractBase(LifetimeContract):
     async def test_browser_session_record_survives_a_long_wait(self, h: Harness) -> None:
         """``expires: null`` is a browser-session cookie: the store keeps it (stores with a
         TTL may give it a default of at least a day, as connect-redis does)."""
-        sid, record = _sid(), h.record(None, user="bob")
+        sid, record = new_sid(), h.record(None, user="bob")
         await h.store.set(sid, record)
         await h.pass_time(h.short * 2 if h.real_time else HALF_DAY)
-        await h.store.set(_sid(), h.record(h.short))  # a write, where stores like to prune
+        await h.store.set(new_sid(), h.record(h.short))  # a write, where stores like to prune
         assert await h.store.get(sid) == record
 
     @_scenario
     async def test_record_is_expired_at_exactly_its_expiry(self, h: Harness) -> None:
         """express's MemoryStore rule: expired when ``expires <= now`` (not ``<``)."""
-        sid, record = _sid(), h.record(h.short, user="bob")
+        sid, record = new_sid(), h.record(h.short, user="bob")
         await h.store.set(sid, record)
         if not h.real_time:
             await h.pass_time(h.short - 0.001)
@@ -274,7 +227,7 @@ class _ContractBase(LifetimeContract):
     async def test_browser_session_record_lives_its_documented_lifetime(self, h: Harness) -> None:
         """A record without ``cookie.expires`` lives at least ``browser_session_lifetime``."""
         lifetime = self.browser_session_lifetime
-        sid, record = _sid(), h.record(None, user="bob")
+        sid, record = new_sid(), h.record(None, user="bob")
         await h.store.set(sid, record)
         if lifetime is None:  # kept until destroyed: a long wait changes nothing
             lifetime = HALF_DAY * 4
@@ -291,7 +244,7 @@ class _ContractBase(LifetimeContract):
             return
         await h.pass_time(lifetime - 60)
         for _ in range(3):  # writes, where stores like to prune
-            await h.store.set(_sid(), h.record(LONG))
+            await h.store.set(new_sid(), h.record(LONG))
         if h.store.has("prune"):
             await h.store.prune()
         assert await h.store.get(sid) == record
@@ -301,14 +254,14 @@ class _ContractBase(LifetimeContract):
         """Expired records must not pile up: storage is reclaimed by the store's TTL, by its
         own pruning on writes, or by ``prune()`` — checked through the ``raw_get`` hook."""
         h.store.require("raw_get")
-        sids = [_sid() for _ in range(3)]
+        sids = [new_sid() for _ in range(3)]
         for sid in sids:
             await h.store.set(sid, h.record(h.short, user="gone"))
-        await h.store.set(browser := _sid(), h.record(None, user="browser"))
+        await h.store.set(browser := new_sid(), h.record(None, user="browser"))
         lifetime = self.browser_session_lifetime
         await h.pass_time(h.short * 2 if h.real_time or lifetime is None else lifetime * 2)
         for _ in range(20):
-            await h.store.set(_sid(), h.record(LONG))
+            await h.store.set(new_sid(), h.record(LONG))
         if h.store.has("prune"):
             await h.store.prune()
         assert [await h.store.raw_get(sid) for sid in sids] == [None] * 3, "expired rows kept"
@@ -319,7 +272,7 @@ class _ContractBase(LifetimeContract):
 
     @_scenario
     async def test_ids_are_case_sensitive(self, h: Harness) -> None:
-        base = _sid()
+        base = new_sid()
         upper, lower = "A" + base.upper(), "a" + base.lower()
         await h.store.set(upper, h.record(LONG, who="upper"))
         await h.store.set(lower, h.record(LONG, who="lower"))
@@ -331,7 +284,7 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_long_ids_are_kept_whole(self, h: Harness) -> None:
         """Ids of 1,000 characters sharing a 999-character prefix stay apart (no truncation)."""
-        prefix = (_sid() * 32)[:999]
+        prefix = (new_sid() * 32)[:999]
         ids = [prefix + tail for tail in "abAB"]
         for n, sid in enumerate(ids):
             await h.store.set(sid, h.record(LONG, n=n))
@@ -343,7 +296,7 @@ class _ContractBase(LifetimeContract):
     async def test_odd_ids_are_kept_apart_or_refused(self, h: Harness) -> None:
         """Ids a file-backed store could confuse (``/``, ``..``, NUL, spaces, non-ASCII): each is
         stored under itself, or refused with an exception; never one for another."""
-        tag = _sid()
+        tag = new_sid()
         odd = [
             tag,
             f"{tag}/..",
@@ -376,28 +329,28 @@ class _ContractBase(LifetimeContract):
     async def test_touch_extends_life_without_changing_data(self, h: Harness) -> None:
         """express's touch replaces only the stored cookie: data written meanwhile survives."""
         h.store.require("touch")
-        sid, original = _sid(), h.record(h.short, user="bob", cart=[1, 2])
+        sid, original = new_sid(), h.record(h.short, user="bob", cart=[1, 2])
         await h.store.set(sid, original)
         later = h.record(LONG, user="mallory", cart=[])
         await h.store.touch(sid, later)
         await h.pass_time(h.short * 2)
         got = await h.store.get(sid)
         assert got is not None, "touch did not extend the session's life"
-        assert _as_json(_user_data(got)) == _as_json(_user_data(original))
+        assert as_json(user_data(got)) == as_json(user_data(original))
         if self.touch_updates_stored_cookie:
             assert got["cookie"] == later["cookie"]
 
     @_scenario
     async def test_touch_unknown_does_not_create_it(self, h: Harness) -> None:
         h.store.require("touch")
-        sid = _sid()
+        sid = new_sid()
         await h.store.touch(sid, h.record(LONG, user="bob"))
         assert await h.store.get(sid) is None
 
     @_scenario
     async def test_touch_does_not_revive_an_expired_session(self, h: Harness) -> None:
         h.store.require("touch")
-        sid = await _expired(h, user="bob")
+        sid = await expired(h, user="bob")
         await h.store.touch(sid, h.record(LONG, user="bob"))
         assert await h.store.get(sid) is None
 
@@ -405,10 +358,10 @@ class _ContractBase(LifetimeContract):
 
     async def _live_and_expired(self, h: Harness) -> dict[str, dict[str, Any]]:
         """Store two live sessions and one that then expires; return the live ones."""
-        live = {_sid(): h.record(LONG, user="bob"), _sid(): h.record(None, user="alice")}
+        live = {new_sid(): h.record(LONG, user="bob"), new_sid(): h.record(None, user="alice")}
         for sid, record in live.items():
             await h.store.set(sid, record)
-        await h.store.set(_sid(), h.record(h.short, user="gone"))
+        await h.store.set(new_sid(), h.record(h.short, user="gone"))
         await h.pass_time(h.short * 2)
         return live
 
@@ -430,7 +383,7 @@ class _ContractBase(LifetimeContract):
     async def test_clear_removes_every_session(self, h: Harness) -> None:
         """(A shared backend's ``clear`` must remove only this store's sessions.)"""
         h.store.require("clear")
-        sids = [_sid(), _sid(), _sid()]
+        sids = [new_sid(), new_sid(), new_sid()]
         for sid, life in zip(sids, (LONG, None, h.short)):
             await h.store.set(sid, h.record(life, user="bob"))
         await h.store.clear()
@@ -445,67 +398,9 @@ class _ContractBase(LifetimeContract):
     @_scenario
     async def test_concurrent_writers_lose_nothing(self, h: Harness) -> None:
         """50 writers at once (threads for a sync store, tasks for an async one)."""
-        records = {_sid(): h.record(LONG, writer=n) for n in range(50)}
+        records = {new_sid(): h.record(LONG, writer=n) for n in range(50)}
         await h.concurrently([partial(h.store.set, sid, rec) for sid, rec in records.items()])
         assert {sid: await h.store.get(sid) for sid in records} == records
-
-    # -- the stored bytes (raw_get / raw_set hooks) ---------------------------------------------
-
-    def _samples(self, h: Harness) -> list[str]:
-        return [retime(sample, h.clock() + _AHEAD) for sample in self.wire_samples]
-
-    @_scenario
-    async def test_raw_bytes_are_what_node_stores(self, h: Harness) -> None:
-        """A record set through the store is stored as the Node store would store it: exactly
-        ``JSON.stringify``'s text (compact, key order, non-ASCII as is, UTF-8)."""
-        h.store.require("raw_get")
-        for text in self._samples(h):
-            sid = _sid()
-            await h.store.set(sid, json.loads(text))
-            assert await h.store.raw_get(sid) == text.encode("utf-8")
-        assert await h.store.raw_get(_sid()) is None
-
-    @_scenario
-    async def test_raw_bytes_follow_writes(self, h: Harness) -> None:
-        h.store.require("raw_get")
-        sid, first, second = _sid(), h.record(LONG, n=1), h.record(LONG, n=2, more=[1])
-        await h.store.set(sid, first)
-        assert json.loads(await h.store.raw_get(sid) or b"null") == first
-        await h.store.set(sid, second)
-        assert json.loads(await h.store.raw_get(sid) or b"null") == second
-        await h.store.destroy(sid)
-        assert await h.store.raw_get(sid) is None
-
-    @_scenario
-    async def test_reads_what_node_stores(self, h: Harness) -> None:
-        """Bytes written as a Node store writes them read back as that record, key order kept."""
-        h.store.require("raw_set")
-        for text in self._samples(h):
-            sid = _sid()
-            await h.store.raw_set(sid, text.encode("utf-8"))
-            assert _as_json(await h.store.get(sid)) == _as_json(json.loads(text))
-            if h.store.has("raw_get"):
-                assert await h.store.raw_get(sid) == text.encode("utf-8")
-
-    @_scenario
-    async def test_a_node_write_changes_the_version(self, h: Harness) -> None:
-        h.store.require("raw_set", "get_versioned", "set_if")
-        sid = _sid()
-        loaded = await _written(h, sid, h.record(LONG, n=1))
-        await h.store.raw_set(sid, encode_record(h.record(LONG, n=1, node=True)).encode())
-        assert await h.store.set_if(sid, h.record(LONG, n=2), loaded.version) is False
-
-    @_scenario
-    async def test_unreadable_bytes_read_as_missing(self, h: Harness) -> None:
-        """Garbage under an id (a foreign writer, a truncated value) reads as no session."""
-        h.store.require("raw_set")
-        for garbage in (b"not json", b'{"user":"bob"}', b"[1,2]", b'{"cookie":'):
-            sid = _sid()
-            try:
-                await h.store.raw_set(sid, garbage)
-            except Exception:
-                continue
-            assert await h.store.get(sid) is None
 
     # -- an async store never blocks the event loop ----------------------------------------------
 
@@ -518,7 +413,7 @@ class _ContractBase(LifetimeContract):
 
         async def work() -> None:
             for n in range(5):
-                sid = _sid()
+                sid = new_sid()
                 await h.store.set(sid, h.record(LONG, n=n))
                 await h.store.get(sid)
                 if h.store.has("touch"):
@@ -529,284 +424,6 @@ class _ContractBase(LifetimeContract):
         if stall > self.max_loop_stall:  # once more: a busy machine may stall any loop once
             stall = min(stall, await h.loop_stall(work))
         assert stall <= self.max_loop_stall, f"the store held the event loop {stall:.3f} s"
-
-    # -- concurrency capabilities: versions (stores/_protocol.py) -------------------------------
-
-    @_scenario
-    async def test_get_versioned_returns_the_record_and_a_version(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        sid, record = _sid(), h.record(LONG, user="bob")
-        assert await h.store.get_versioned(sid) is None
-        found = await _written(h, sid, record)
-        assert _as_json(found.record) == _as_json(record)
-        if found.expires_at is not None:  # the store's own expiry: the cookie's, give or take
-            lag = abs(
-                (found.expires_at - parse_expires(record["cookie"]["expires"])).total_seconds()
-            )
-            assert lag <= 2, f"expires_at {found.expires_at} is not the record's expiry"
-
-    @_scenario
-    async def test_get_versioned_hides_an_expired_record(self, h: Harness) -> None:
-        h.store.require("get_versioned")
-        sid = await _expired(h, user="bob")
-        assert await h.store.get_versioned(sid) is None
-
-    @_scenario
-    async def test_version_changes_on_every_write(self, h: Harness) -> None:
-        h.store.require("get_versioned", "set_if")
-        sid, seen = _sid(), []
-        for n in range(3):
-            written = await _written(h, sid, h.record(LONG, n=n))
-            seen.append(written.version)
-            assert await h.store.set_if(sid, h.record(LONG, n=n, again=True), written.version)
-            found = await h.store.get_versioned(sid)
-            assert found is not None
-            seen.append(found.version)
-        assert len(set(seen)) == len(seen), f"a write left the version unchanged: {seen}"
-
-    @_scenario
-    async def test_set_if_writes_when_the_version_is_current(self, h: Harness) -> None:
-        h.store.require("get_versioned", "set_if")
-        sid, update = _sid(), h.record(LONG, user="bob", n=2)
-        found = await _written(h, sid, h.record(LONG, user="bob", n=1))
-        assert await h.store.set_if(sid, update, found.version) is True
-        assert _as_json(await h.store.get(sid)) == _as_json(update)
-
-    @_scenario
-    async def test_set_if_refuses_a_stale_version(self, h: Harness) -> None:
-        h.store.require("get_versioned", "set_if")
-        sid, theirs = _sid(), h.record(LONG, user="bob", by="them")
-        loaded = await _written(h, sid, h.record(LONG, user="bob"))
-        await h.store.set(sid, theirs)  # a concurrent writer
-        assert await h.store.set_if(sid, h.record(LONG, by="me"), loaded.version) is False
-        assert _as_json(await h.store.get(sid)) == _as_json(theirs)
-
-    @_scenario
-    async def test_set_if_does_not_recreate_a_destroyed_record(self, h: Harness) -> None:
-        """No resurrection: a logout racing a slow request stays a logout."""
-        h.store.require("get_versioned", "set_if")
-        sid = _sid()
-        loaded = await _written(h, sid, h.record(LONG, user="bob"))
-        await h.store.destroy(sid)
-        assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
-        assert await h.store.get(sid) is None
-
-    @_scenario
-    async def test_set_if_does_not_revive_an_expired_record(self, h: Harness) -> None:
-        h.store.require("get_versioned", "set_if")
-        sid = _sid()
-        loaded = await _written(h, sid, h.record(h.short, user="bob"))
-        await h.pass_time(h.short * 2)
-        assert await h.store.set_if(sid, h.record(LONG, user="bob"), loaded.version) is False
-        assert await h.store.get(sid) is None
-
-    @_scenario
-    async def test_set_if_none_creates_only_when_absent(self, h: Harness) -> None:
-        h.store.require("set_if")
-        sid, first = _sid(), h.record(LONG, user="bob")
-        assert await h.store.set_if(sid, first, None) is True
-        assert _as_json(await h.store.get(sid)) == _as_json(first)
-        assert await h.store.set_if(sid, h.record(LONG, user="eve"), None) is False
-        assert _as_json(await h.store.get(sid)) == _as_json(first)
-
-    @_scenario
-    async def test_set_if_none_replaces_an_expired_record(self, h: Harness) -> None:
-        h.store.require("set_if")
-        sid, fresh = await _expired(h, user="old"), h.record(LONG, user="new")
-        assert await h.store.set_if(sid, fresh, None) is True
-        assert _as_json(await h.store.get(sid)) == _as_json(fresh)
-
-    @_scenario
-    async def test_set_if_rejects_a_bad_record_and_writes_nothing(self, h: Harness) -> None:
-        h.store.require("set_if")
-        sid = _sid()
-        with pytest.raises(InvalidRecordError):
-            await h.store.set_if(sid, h.record(LONG, bad={1, 2}), None)
-        assert await h.store.get(sid) is None
-
-    @_scenario
-    async def test_concurrent_creators_only_one_wins(self, h: Harness) -> None:
-        """``set_if(None)`` is atomic: of 20 racing creators of one id exactly one writes."""
-        h.store.require("set_if")
-        sid, wins = _sid(), []
-
-        async def create(n: int) -> None:
-            if await h.store.set_if(sid, h.record(LONG, writer=n), None):
-                wins.append(n)
-
-        await h.concurrently([partial(create, n) for n in range(20)])
-        assert len(wins) == 1, f"{len(wins)} creators wrote"
-        got = await h.store.get(sid)
-        assert got is not None
-        assert got["writer"] == wins[0]
-
-    # -- concurrency capabilities: locks ---------------------------------------------------------
-
-    @_scenario
-    async def test_lock_excludes_a_second_holder(self, h: Harness) -> None:
-        h.store.require("lock", "unlock")
-        sid, token = await _locked(h)
-        assert await h.store.lock(sid, LONG) is None
-        assert await h.store.lock(_sid(), LONG), "a lock of one id blocked another id"
-        await h.store.unlock(sid, token)
-        again = await h.store.lock(sid, LONG)
-        assert again, "a released lock must be free"
-        assert again != token, "a new holder must get a fresh token"
-
-    @_scenario
-    async def test_lock_expires_after_its_ttl(self, h: Harness) -> None:
-        """A crashed holder blocks the session only until the lock's TTL runs out."""
-        h.store.require("lock")
-        sid = _sid()
-        assert await h.store.lock(sid, h.short)
-        await h.pass_time(h.short * 2)
-        assert await h.store.lock(sid, LONG), "the lock outlived its TTL"
-
-    @_scenario
-    async def test_unlock_by_a_non_holder_does_nothing(self, h: Harness) -> None:
-        h.store.require("lock", "unlock")
-        sid, token = await _locked(h)
-        await h.store.unlock(sid, token + "x")
-        await h.store.unlock(sid, _sid())
-        assert await h.store.lock(sid, LONG) is None, "a non-holder released the lock"
-        await h.store.unlock(_sid(), token)  # an unlocked id: not an error
-
-    @_scenario
-    async def test_unlock_after_expiry_does_not_release_the_next_holder(self, h: Harness) -> None:
-        h.store.require("lock", "unlock")
-        sid = _sid()
-        stale = await h.store.lock(sid, h.short)
-        assert stale
-        await h.pass_time(h.short * 2)
-        assert await h.store.lock(sid, LONG)
-        await h.store.unlock(sid, stale)
-        assert await h.store.lock(sid, LONG) is None, "a stale token released another's lock"
-
-    @_scenario
-    async def test_unlock_with_touch_refreshes_the_expiry(self, h: Harness) -> None:
-        h.store.require("lock", "unlock")
-        sid, original = _sid(), h.record(h.short, user="bob")
-        await h.store.set(sid, original)
-        token = await h.store.lock(sid, LONG)
-        assert token
-        await h.store.unlock(sid, token, touch=h.record(LONG, user="ignored"))
-        assert await h.store.lock(sid, LONG), "unlock(touch=) did not release the lock"
-        await h.pass_time(h.short * 2)
-        got = await h.store.get(sid)
-        assert got is not None, "unlock(touch=) did not extend the session's life"
-        assert _as_json(_user_data(got)) == _as_json(_user_data(original))
-
-    @_scenario
-    async def test_unlock_with_touch_does_not_create_a_record(self, h: Harness) -> None:
-        h.store.require("lock", "unlock")
-        sid, token = await _locked(h)
-        await h.store.unlock(sid, token, touch=h.record(LONG, user="bob"))
-        assert await h.store.get(sid) is None
-
-    @_scenario
-    async def test_set_if_with_unlock_releases_the_lock(self, h: Harness) -> None:
-        """``set_if(..., unlock=token)`` releases the lock whether or not it wrote."""
-        h.store.require("set_if", "lock")
-        sid, record = _sid(), h.record(LONG, user="bob")
-        token = await h.store.lock(sid, LONG)
-        assert token
-        assert await h.store.set_if(sid, record, None, unlock=token) is True
-        assert _as_json(await h.store.get(sid)) == _as_json(record)
-        token = await h.store.lock(sid, LONG)
-        assert token, "set_if(unlock=) did not release the lock"
-        assert await h.store.set_if(sid, record, None, unlock=token) is False
-        assert await h.store.lock(sid, LONG), "a refused set_if(unlock=) kept the lock"
-
-    @_scenario
-    async def test_set_if_unlock_by_a_non_holder_keeps_the_lock(self, h: Harness) -> None:
-        h.store.require("set_if", "lock")
-        sid = _sid()
-        assert await h.store.lock(sid, LONG)
-        await h.store.set_if(sid, h.record(LONG), None, unlock=_sid())
-        assert await h.store.lock(sid, LONG) is None
-
-    @_scenario
-    async def test_get_locked_locks_and_reads_at_once(self, h: Harness) -> None:
-        h.store.require("get_locked", "unlock")
-        sid, record = _sid(), h.record(LONG, user="bob")
-        await h.store.set(sid, record)
-        token, found = await h.store.get_locked(sid, LONG)
-        assert token
-        assert found is not None
-        assert _as_json(found.record) == _as_json(record)
-        assert await h.store.get_locked(sid, LONG) == (None, None), "held: no token, no record"
-        await h.store.unlock(sid, token)
-        missing = _sid()
-        token, found = await h.store.get_locked(missing, LONG)
-        assert token, "a missing record is still lockable"
-        assert found is None
-
-    @_scenario
-    async def test_get_locked_version_is_get_versioned_version(self, h: Harness) -> None:
-        h.store.require("get_locked", "get_versioned")
-        sid = _sid()
-        await h.store.set(sid, h.record(LONG, user="bob"))
-        plain = await h.store.get_versioned(sid)
-        _, locked = await h.store.get_locked(sid, LONG)
-        assert plain is not None
-        assert locked is not None
-        assert plain.version == locked.version
-
-    @_scenario
-    async def test_concurrent_lockers_only_one_wins(self, h: Harness) -> None:
-        h.store.require("lock")
-        sid, tokens = _sid(), []
-
-        async def take() -> None:
-            if token := await h.store.lock(sid, LONG):
-                tokens.append(token)
-
-        await h.concurrently([take for _ in range(20)])
-        assert len(tokens) == 1, f"{len(tokens)} holders of one lock"
-
-    # -- bad records ----------------------------------------------------------------------------
-
-    @_scenario
-    async def test_unserialisable_record_is_rejected_and_nothing_written(self, h: Harness) -> None:
-        sid, fresh, original = _sid(), _sid(), h.record(LONG, user="bob")
-        await h.store.set(sid, original)
-        for bad in ({1, 2}, object(), {"deep": [b"bytes"]}):
-            for target in (sid, fresh):
-                with pytest.raises(InvalidRecordError):
-                    await h.store.set(target, h.record(LONG, user="eve", bad=bad))
-        assert await h.store.get(sid) == original
-        assert await h.store.get(fresh) is None
-
-    @_scenario
-    async def test_nan_and_infinity_are_rejected(self, h: Harness) -> None:
-        """Node's ``JSON.parse`` cannot read ``NaN``/``Infinity``: never store them."""
-        sid = _sid()
-        for bad in (math.nan, math.inf, -math.inf, {"deep": [math.nan]}):
-            with pytest.raises(InvalidRecordError):
-                await h.store.set(sid, h.record(LONG, bad=bad))
-        assert await h.store.get(sid) is None
-
-    @_scenario
-    async def test_lone_surrogate_round_trips_or_is_rejected(self, h: Harness) -> None:
-        """``JSON.stringify`` writes lone surrogates as ``\\udXXX`` escapes; a store either keeps
-        them or refuses the record with ``InvalidRecordError`` — it never crashes."""
-        sid, record = _sid(), h.record(LONG, half="a\ud83db", low="\udc00", ok="🎟️")
-        try:
-            await h.store.set(sid, record)
-        except InvalidRecordError:
-            assert await h.store.get(sid) is None
-        else:
-            assert await h.store.get(sid) == record
-        await h.store.set(other := _sid(), h.record(LONG, user="bob"))
-        assert await h.store.get(other) is not None
-
-    @_scenario
-    async def test_record_without_cookie_is_rejected(self, h: Harness) -> None:
-        sid = _sid()
-        for bad in ({"user": "bob"}, {"cookie": "s:abc", "user": "bob"}, {"cookie": None}):
-            with pytest.raises(InvalidRecordError):
-                await h.store.set(sid, bad)
-        assert await h.store.get(sid) is None
 
 
 class StoreContract(_ContractBase):

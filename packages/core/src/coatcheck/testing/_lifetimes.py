@@ -14,22 +14,18 @@ whole seconds; deadlines are never rounded) and ``reports_expiry = True`` (``get
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import pytest
 
 from ._harness import HALF_DAY, LONG, Harness, scenario
+from ._steps import new_sid
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MS = timedelta(milliseconds=1)
 #: How far a store on a real server clock may report an expiry early (the read's own latency).
 _REAL_TIME_SLACK = timedelta(seconds=1)
-
-
-def _sid() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def _with_deadline(record: dict[str, Any], created: datetime, deadline: datetime) -> dict[str, Any]:
@@ -70,7 +66,7 @@ class LifetimeContract:
         store that rounds up)."""
         if h.real_time:
             pytest.skip("a server's clock cannot be stepped by a millisecond (see reports test)")
-        sid, record = _sid(), h.record(h.short + 0.001, user="bob")
+        sid, record = new_sid(), h.record(h.short + 0.001, user="bob")
         await h.store.set(sid, record)
         await h.pass_time(h.short)
         assert await h.store.get(sid) == record, "expired before cookie.expires"
@@ -83,7 +79,7 @@ class LifetimeContract:
         dies at the deadline, exactly: deadlines are never rounded."""
         now = h.clock()
         deadline = now + timedelta(seconds=h.short) + _MS
-        sid = _sid()
+        sid = new_sid()
         record = _with_deadline(h.record(LONG, user="bob"), now, deadline)
         await h.store.set(sid, record)
         if not h.real_time:
@@ -100,7 +96,7 @@ class LifetimeContract:
         h.store.require("touch")
         now = h.clock()
         deadline = now + timedelta(seconds=h.short) + _MS
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, _with_deadline(h.record(h.short / 2, user="bob"), now, deadline))
         await h.store.touch(sid, _with_deadline(h.record(LONG, user="bob"), now, deadline))
         await h.pass_time(h.short / 2 + 0.01)
@@ -112,7 +108,7 @@ class LifetimeContract:
     async def test_a_browser_session_record_dies_at_its_deadline(self, h: Harness) -> None:
         now = h.clock()
         deadline = now + timedelta(seconds=h.short)
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, _with_deadline(h.record(None, user="bob"), now, deadline))
         assert await h.store.get(sid) is not None
         await h.pass_time(h.short * 2)
@@ -122,18 +118,18 @@ class LifetimeContract:
 
     @scenario
     async def test_the_read_reports_the_stored_expiry(self, h: Harness) -> None:
-        sid = _sid()
+        sid = new_sid()
         record = h.record(LONG + 0.001, user="bob")
         await h.store.set(sid, record)
         found, reported = await self._reported(h, sid)
         assert found
         self._check_reported(h, reported, h.clock() + timedelta(seconds=LONG + 0.001))
-        assert await self._reported(h, _sid()) == (False, None)
+        assert await self._reported(h, new_sid()) == (False, None)
 
     @scenario
     async def test_the_reported_expiry_follows_a_touch(self, h: Harness) -> None:
         h.store.require("touch")
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, h.record(h.short, user="bob"))
         await self._reported(h, sid)  # skips before touching when nothing is reported
         await h.store.touch(sid, h.record(LONG, user="bob"))
@@ -146,7 +142,7 @@ class LifetimeContract:
     ) -> None:
         now = h.clock()
         deadline = now + timedelta(seconds=h.short * 10) + _MS
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, _with_deadline(h.record(LONG, user="bob"), now, deadline))
         _, reported = await self._reported(h, sid)
         assert reported is not None
@@ -158,7 +154,7 @@ class LifetimeContract:
         self, h: Harness
     ) -> None:
         """``None`` (kept until destroyed) or a store default of at least half a day."""
-        sid = _sid()
+        sid = new_sid()
         await h.store.set(sid, h.record(None, user="bob"))
         found, reported = await self._reported(h, sid)
         assert found
