@@ -72,11 +72,13 @@ def store_state_machine(
             self.tokens: list[tuple[str, str, str]] = []
 
         def teardown(self) -> None:
-            for sid in IDS:  # a last comparison (no invariant after each step: a read
-                # deletes expired entries, which would hide storage and length bugs)
-                self.check_get(sid, self.store.get(sid), self.model.get(sid))
-            if teardown is not None:
-                teardown(self.store)
+            try:
+                for sid in IDS:  # a last comparison (no invariant after each step: a read
+                    # deletes expired entries, which would hide storage and length bugs)
+                    self.check_get(sid, self.store.get(sid), self.model.get(sid))
+            finally:
+                if teardown is not None:
+                    teardown(self.store)
 
         def has(self, method: str) -> bool:
             if not locks and method in ("lock", "unlock", "get_locked"):
