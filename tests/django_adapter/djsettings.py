@@ -35,6 +35,7 @@ def ensure_configured() -> None:
             "django.contrib.contenttypes",
             "django.contrib.sessions",  # for manage.py clearsessions only
             "django.contrib.messages",
+            "coatcheck_django",  # its system checks (manage.py check)
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}},
         MIDDLEWARE=BASE_MIDDLEWARE,

@@ -179,11 +179,16 @@ def test_a_path_that_cannot_be_opened_fails_at_construction_naming_it(tmp_path: 
     """Issue 10.4: not at the first request, and the message says which file."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    for path in (tmp_path / "missing-dir" / "sessions.sqlite3", blocker / "sessions.sqlite3"):
+    cases = [
+        (tmp_path / "missing-dir" / "sessions.sqlite3", "does not exist; create it"),
+        (blocker / "sessions.sqlite3", "is not a directory"),
+    ]
+    for path, why in cases:
         with pytest.raises(StoreError) as info:
             SQLiteStore(path)
         assert info.value.operation == "open"
         assert str(path) in str(info.value)
+        assert why in str(info.value)  # and what to do about it
         assert isinstance(info.value.cause, sqlite3.OperationalError)
 
 

@@ -197,7 +197,7 @@ class SQLiteStore(UserKeyHolder):
         except StoreError as exc:
             # Name the file: "unable to open database file" alone does not say which one.
             where = os.path.abspath(self._path) if not self._in_memory else self._path
-            exc.args = (f"{exc} (SQLite database {where!r})",)
+            exc.args = (f"{exc} (SQLite database {where!r}{_open_hint(where)})",)
             self.close()
             raise
 
@@ -527,6 +527,18 @@ class SQLiteStore(UserKeyHolder):
                 self._idle.append(conn)
                 return
         conn.close()
+
+
+def _open_hint(path: str) -> str:
+    """Why a database file may not open, when the file system says so (else nothing)."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.exists(directory):
+        return f": the directory {directory!r} does not exist; create it or choose another path"
+    if not os.path.isdir(directory):
+        return f": {directory!r} is not a directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f": the directory {directory!r} is not writable by this process"
+    return ""
 
 
 def _token() -> str:
