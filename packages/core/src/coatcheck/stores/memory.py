@@ -142,11 +142,17 @@ class MemoryStore(UserKeyHolder):
     # -- the store contract -------------------------------------------------------------------
 
     def get(self, sid: str) -> Record | None:
-        """The stored record as a fresh dict, or ``None`` if missing or expired."""
+        """The stored record as a fresh dict, or ``None`` if missing or expired (or not a
+        session record: then it is destroyed, see ``_discard``)."""
         with self._lock:
             entry = self._live(sid, self._now())
-            text = None if entry is None else entry.text
-        return None if text is None else decode_stored(text, sid, "memory")
+            found = None if entry is None else (entry.text, entry.version)
+        if found is None:
+            return None
+        record = decode_stored(found[0], sid, "memory")
+        if record is None:
+            self._discard(sid, found[1])
+        return record
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """Store ``record`` under ``sid`` (validated and encoded before anything changes)."""
@@ -253,7 +259,7 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             entry = self._live(sid, self._now())
             found = None if entry is None else (entry.text, entry.version, entry.expires)
-        return _versioned(found)
+        return self._versioned(sid, found)
 
     def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -298,7 +304,28 @@ class MemoryStore(UserKeyHolder):
             token = self._acquire(sid, ttl, now)
             entry = None if token is None else self._live(sid, now)
             found = None if entry is None else (entry.text, entry.version, entry.expires)
-        return token, _versioned(found)
+        return token, self._versioned(sid, found)
+
+    def _versioned(
+        self, sid: str, found: tuple[str, int, datetime | None] | None
+    ) -> Versioned | None:
+        """Decode outside the lock: (text, version, expiry) as a ``Versioned``."""
+        if found is None:
+            return None
+        text, version, when = found
+        record = decode_stored(text, sid, "memory")
+        if record is None:
+            self._discard(sid, version)
+            return None
+        return Versioned(record, str(version), when)
+
+    def _discard(self, sid: str, version: int) -> None:
+        """Destroy a stored value that is not a session record, as the core destroys any
+        invalid record (issue 10.7), unless it was rewritten since it was read."""
+        with self._lock:
+            entry = self._entries.get(sid)
+            if entry is not None and entry.version == version:
+                self._remove(sid)
 
     # -- internals (call with the lock held) ----------------------------------------------------
 
@@ -482,12 +509,3 @@ def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
     if text[end : end + 1] not in (",", "}"):
         return None
     return _COOKIE_FIRST + to_json(cookie) + text[end:], probe
-
-
-def _versioned(found: tuple[str, int, datetime | None] | None) -> Versioned | None:
-    """Decode outside the lock: (text, version, expiry) as a ``Versioned``."""
-    if found is None:
-        return None
-    text, version, when = found
-    record = decode_record(text)
-    return None if record is None else Versioned(record, str(version), when)

@@ -175,6 +175,8 @@ class _Queries:
         # Only a live row is touched: an expired session is not revived (MemoryStore's rule).
         self.touch = _render(touch)
         self.destroy = _render(q('DELETE FROM {table} WHERE "sid" = %s'))
+        # A value that is not a session record goes, unless rewritten since it was read.
+        self.discard = _render(q('DELETE FROM {table} WHERE "sid" = %s AND "sess"::text = %s'))
         self.raw_get = _render(q('SELECT "sess"::text FROM {table} WHERE "sid" = %s'))
         self.all = _render(q('SELECT "sid", "sess"::text FROM {table} WHERE ' + live))
         self.length = _render(q("SELECT count(*) FROM {table} WHERE " + live))
@@ -385,7 +387,12 @@ class PostgresStore(_PostgresBase):
 
     def get(self, sid: str) -> Record | None:
         rows, _ = self._run("get", sid, self._q.get, (sid, self._now()))
-        return self._decode(sid, rows[0][0]) if rows else None
+        if not rows:
+            return None
+        record = self._decode(sid, rows[0][0])
+        if record is None:
+            self._discard(sid, rows[0][0])
+        return record
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """One upsert (``INSERT ... ON CONFLICT DO UPDATE``), as connect-pg-simple does."""
@@ -448,7 +455,7 @@ class PostgresStore(_PostgresBase):
     def get_versioned(self, sid: str) -> Versioned | None:
         """The record, ``md5(sess::text)`` and the row's ``expire``, in one ``SELECT``."""
         rows, _ = self._run("get", sid, self._q.get_versioned, (sid, self._now()))
-        return self._versioned(sid, rows[0] if rows else None)
+        return self._read_versioned(sid, rows[0] if rows else None)
 
     def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -493,7 +500,22 @@ class PostgresStore(_PostgresBase):
         taken, row = self._run_with("lock", sid, work)
         if not taken:
             return None, None
-        return token, self._versioned(sid, row)
+        return token, self._read_versioned(sid, row)
+
+    def _read_versioned(self, sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
+        found = self._versioned(sid, row)
+        if found is None and row is not None:
+            self._discard(sid, row[0])
+        return found
+
+    def _discard(self, sid: str, text: str) -> None:
+        """Destroy a stored value that is not a session record, as the core destroys any
+        invalid record (issue 10.7), unless it was rewritten since it was read. A failure
+        only logs: the read succeeded, and the value is ignored either way."""
+        try:
+            self._run("destroy", sid, self._q.discard, (sid, text))
+        except StoreError as exc:
+            logger.warning("postgres store: could not destroy an invalid record: %s", exc)
 
     def ensure_table(self) -> None:
         """Create the table and its index if missing (what ``create_table=True`` does lazily)."""
@@ -619,7 +641,12 @@ class AsyncPostgresStore(_PostgresBase):
 
     async def get(self, sid: str) -> Record | None:
         rows, _ = await self._run("get", sid, self._q.get, (sid, self._now()))
-        return self._decode(sid, rows[0][0]) if rows else None
+        if not rows:
+            return None
+        record = self._decode(sid, rows[0][0])
+        if record is None:
+            await self._discard(sid, rows[0][0])
+        return record
 
     async def set(self, sid: str, record: Mapping[str, Any]) -> None:
         text = encode_record(record)
@@ -672,7 +699,7 @@ class AsyncPostgresStore(_PostgresBase):
 
     async def get_versioned(self, sid: str) -> Versioned | None:
         rows, _ = await self._run("get", sid, self._q.get_versioned, (sid, self._now()))
-        return self._versioned(sid, rows[0] if rows else None)
+        return await self._read_versioned(sid, rows[0] if rows else None)
 
     async def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -710,7 +737,20 @@ class AsyncPostgresStore(_PostgresBase):
         taken, row = await self._run_with("lock", sid, work)
         if not taken:
             return None, None
-        return token, self._versioned(sid, row)
+        return token, await self._read_versioned(sid, row)
+
+    async def _read_versioned(self, sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
+        found = self._versioned(sid, row)
+        if found is None and row is not None:
+            await self._discard(sid, row[0])
+        return found
+
+    async def _discard(self, sid: str, text: str) -> None:
+        """``PostgresStore._discard``."""
+        try:
+            await self._run("destroy", sid, self._q.discard, (sid, text))
+        except StoreError as exc:
+            logger.warning("postgres store: could not destroy an invalid record: %s", exc)
 
     async def _ensure_locks(self) -> None:
         if self._locks_ready:

@@ -179,6 +179,19 @@ end
 return released"""
 )
 
+#: ARGV: the value a read saw ('' for a key of another type, as the reads report it). Deletes
+#: KEYS[1] if it still holds that value (for '', also if it is still of another type), so a
+#: value rewritten since the read is kept. -> 1 deleted, 0 kept.
+DISCARD = Script(
+    """local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then
+  if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+elseif kind ~= 'none' and ARGV[1] == '' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0"""
+)
+
 #: ARGV: token, lock ttl ms. -> nil if someone holds the lock, else {value | false, pttl}.
 GET_LOCKED = Script(
     """if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
@@ -519,7 +532,10 @@ class RedisStore(_RedisBase):
                 raw = self._call("GET", self._key(sid))
             except ResponseError as exc:
                 raw = _wrong_type(exc)
-        return self._decode(sid, raw)
+        record = self._decode(sid, raw)
+        if record is None and raw is not None:
+            self._discard(sid, raw)
+        return record
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """``SET key json PX ttl`` in one command, or ``DEL`` when already expired."""
@@ -566,7 +582,7 @@ class RedisStore(_RedisBase):
         sent = self._clock()
         with _wrap_errors("get", sid):
             reply = self._eval(GET_VERSIONED, 1, self._key(sid))
-        return self._versioned(sid, reply, sent)
+        return self._read_versioned(sid, reply, sent)
 
     def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -603,7 +619,23 @@ class RedisStore(_RedisBase):
             reply = self._eval(GET_LOCKED, 2, key, lock_key(key), token, ms)
         if reply is None:
             return None, None
-        return token, self._versioned(sid, reply, sent)
+        return token, self._read_versioned(sid, reply, sent)
+
+    def _read_versioned(self, sid: str, reply: Any, sent: datetime) -> Versioned | None:
+        found = self._versioned(sid, reply, sent)
+        if found is None and reply[0] is not None:
+            self._discard(sid, reply[0])
+        return found
+
+    def _discard(self, sid: str, raw: bytes | str) -> None:
+        """Destroy a stored value that is not a session record (or a key of another type),
+        as the core destroys any invalid record (issue 10.7), unless it was rewritten since
+        it was read. A failure only logs: the read succeeded, the value is ignored anyway."""
+        try:
+            with _wrap_errors("destroy", sid):
+                self._eval(DISCARD, 1, self._key(sid), raw)
+        except StoreError as exc:
+            logger.warning("redis store: could not destroy an invalid record: %s", exc)
 
     def _eval(self, script: Script, *args: Any) -> Any:
         try:
@@ -744,7 +776,10 @@ class AsyncRedisStore(_RedisBase):
                 raw = await client.execute_command("GET", self._key(sid))
             except ResponseError as exc:
                 raw = _wrong_type(exc)
-        return self._decode(sid, raw)
+        record = self._decode(sid, raw)
+        if record is None and raw is not None:
+            await self._discard(sid, raw)
+        return record
 
     async def set(self, sid: str, record: Mapping[str, Any]) -> None:
         value = encode_record(record)
@@ -793,7 +828,7 @@ class AsyncRedisStore(_RedisBase):
         sent = self._clock()
         with _wrap_errors("get", sid):
             reply = await self._eval(GET_VERSIONED, 1, self._key(sid))
-        return self._versioned(sid, reply, sent)
+        return await self._read_versioned(sid, reply, sent)
 
     async def set_if(
         self, sid: str, record: Mapping[str, Any], version: str | None, *, unlock: str | None = None
@@ -828,7 +863,21 @@ class AsyncRedisStore(_RedisBase):
             reply = await self._eval(GET_LOCKED, 2, key, lock_key(key), token, ms)
         if reply is None:
             return None, None
-        return token, self._versioned(sid, reply, sent)
+        return token, await self._read_versioned(sid, reply, sent)
+
+    async def _read_versioned(self, sid: str, reply: Any, sent: datetime) -> Versioned | None:
+        found = self._versioned(sid, reply, sent)
+        if found is None and reply[0] is not None:
+            await self._discard(sid, reply[0])
+        return found
+
+    async def _discard(self, sid: str, raw: bytes | str) -> None:
+        """``RedisStore._discard``."""
+        try:
+            with _wrap_errors("destroy", sid):
+                await self._eval(DISCARD, 1, self._key(sid), raw)
+        except StoreError as exc:
+            logger.warning("redis store: could not destroy an invalid record: %s", exc)
 
     async def _eval(self, script: Script, *args: Any) -> Any:
         client = await self._ready()

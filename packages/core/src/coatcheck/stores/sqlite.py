@@ -153,6 +153,8 @@ class SQLiteStore(UserKeyHolder):
         # stays as it is. A missing or expired session is left alone.
         self._sql_touch = f"UPDATE {t} SET expire = ? WHERE sid = ? AND {live}"
         self._sql_destroy = f"DELETE FROM {t} WHERE sid = ?"
+        # A value that is not a session record goes, unless rewritten since it was read.
+        self._sql_discard = f"DELETE FROM {t} WHERE sid = ? AND sess = ?"
         self._sql_raw_get = f"SELECT sess FROM {t} WHERE sid = ?"
         self._sql_all = f"SELECT sid, sess FROM {t} WHERE {live}"
         self._sql_length = f"SELECT COUNT(*) FROM {t} WHERE {live}"
@@ -204,10 +206,16 @@ class SQLiteStore(UserKeyHolder):
     # -- the store contract -------------------------------------------------------------------
 
     def get(self, sid: str) -> Record | None:
-        """The stored record, or ``None`` if missing or expired."""
+        """The stored record, or ``None`` if missing or expired (or not a session record:
+        then it is destroyed, see ``_discard``)."""
         with self._connection("get", sid) as conn:
             row = conn.execute(self._sql_get, (sid, self._now_ms())).fetchone()
-        return None if row is None else decode_stored(row[0], sid, "sqlite")
+        if row is None:
+            return None
+        record = decode_stored(row[0], sid, "sqlite")
+        if record is None:
+            self._discard(sid, row[0])
+        return record
 
     def set(self, sid: str, record: Mapping[str, Any]) -> None:
         """Insert or replace ``sid`` in one statement (validated before anything is written)."""
@@ -419,16 +427,26 @@ class SQLiteStore(UserKeyHolder):
     def _now_ms(self) -> float:
         return _epoch_ms(self._clock())
 
-    @staticmethod
-    def _versioned(sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
+    def _versioned(self, sid: str, row: tuple[Any, ...] | None) -> Versioned | None:
         if row is None:
             return None
         text, expire = row
         record = decode_stored(text, sid, "sqlite")
         if record is None:
+            self._discard(sid, text)
             return None
         expires = None if expire is None else _EPOCH + timedelta(milliseconds=expire)
         return Versioned(record, _sha1(text), expires)
+
+    def _discard(self, sid: str, text: Any) -> None:
+        """Destroy a stored value that is not a session record, as the core destroys any
+        invalid record (issue 10.7), unless it was rewritten since it was read. A failure
+        only logs: the read itself succeeded, and the value is ignored either way."""
+        try:
+            with self._connection("destroy", sid) as conn:
+                conn.execute(self._sql_discard, (sid, text))
+        except StoreError as exc:
+            logger.warning("SQLiteStore: could not destroy an invalid record: %s", exc)
 
     def _expire_ms(self, record: Mapping[str, Any]) -> float:
         """The row's expiry: ``cookie.expires``, or one day from now for a browser-session
