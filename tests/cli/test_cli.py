@@ -199,6 +199,9 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(
     err = capsys.readouterr().err
     assert "scanning [" in err
     assert err.endswith("\n")
+    # the total is the whole store's (a cluster's: every primary's, not one node's)
+    shown_total = int(err.rstrip().rsplit("/", 1)[1])
+    assert shown_total >= filled.json("stats")["sessions"]
 
 
 def test_usage_and_store_errors_have_their_exit_codes(

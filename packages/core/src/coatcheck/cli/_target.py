@@ -134,6 +134,7 @@ class Target:
             conn.close()
 
     def _scan_redis(self, progress: Progress, pattern: str | None = None) -> Iterator[Row]:
+        from redis.cluster import RedisCluster
         from redis.exceptions import RedisClusterException, RedisError
 
         from ..stores.redis import scan_pattern
@@ -141,7 +142,13 @@ class Target:
         client = self.store.client
         prefix = self.store.prefix
         try:
-            total = int(client.dbsize()) if pattern is None else None
+            total = None
+            if pattern is None:
+                # redis-py sends DBSIZE to one node of a cluster: count every primary's keys
+                if isinstance(client, RedisCluster):
+                    total = int(client.dbsize(target_nodes=RedisCluster.PRIMARIES))
+                else:
+                    total = int(client.dbsize())
             keys = client.scan_iter(match=pattern or scan_pattern(prefix), count=1000)
             batch: list[Any] = []
             for key in keys:
