@@ -76,12 +76,14 @@ urlpatterns = [path("", home), path("login", login), path("logout", logout)]
 
 
 def configure(store: Any) -> None:
-    """A whole Django project's settings: no database, no apps, just sessions."""
+    """A whole Django project's settings: no database, just sessions (and coatcheck's app, for
+    its system checks: ``runserver`` reports a store that cannot be opened before serving)."""
     settings.configure(
         DEBUG=False,
         SECRET_KEY=secret(),  # coatcheck's secret: [SECRET_KEY, *SECRET_KEY_FALLBACKS]
         ALLOWED_HOSTS=["127.0.0.1", "localhost"],
         ROOT_URLCONF=__name__,
+        INSTALLED_APPS=["coatcheck_django"],
         MIDDLEWARE=["coatcheck_django.SessionMiddleware"],
         SESSION_ENGINE="coatcheck_django",
         SESSION_COOKIE_AGE=MAX_AGE,  # coatcheck's cookie max_age defaults to Django's setting
