@@ -29,8 +29,7 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -260,13 +259,22 @@ def _token() -> str:
     return secrets.token_hex(16)
 
 
-@contextmanager
-def _wrap_errors(operation: str, sid: str | None) -> Iterator[None]:
-    """Every client failure (connection, timeout, cluster down, ...) becomes a StoreError."""
-    try:
-        yield
-    except (RedisError, RedisClusterException) as exc:
-        raise StoreError(operation, sid, exc) from exc
+class _wrap_errors:
+    """Every client failure (connection, timeout, cluster down, ...) becomes a StoreError.
+    A class, not a generator context manager: it runs around every store command."""
+
+    __slots__ = ("operation", "sid")
+
+    def __init__(self, operation: str, sid: str | None) -> None:
+        self.operation = operation
+        self.sid = sid
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, (RedisError, RedisClusterException)):
+            raise StoreError(self.operation, self.sid, exc) from exc
 
 
 class _RedisBase(UserKeyHolder):
