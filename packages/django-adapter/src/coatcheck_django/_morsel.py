@@ -15,6 +15,7 @@ from http.cookies import Morsel
 from typing import Any
 
 _RESERVED: frozenset[str] = frozenset(Morsel._reserved)  # type: ignore[attr-defined]
+_BLANK: dict[str, str] = dict.fromkeys(Morsel._reserved, "")  # type: ignore[attr-defined]
 _CHECKED_NAMES: set[str] = set()
 
 
@@ -22,7 +23,8 @@ class ExactMorsel(Morsel[str]):
     """The session cookie, rendered exactly as the core decided it."""
 
     def __init__(self, set_cookie: str) -> None:
-        super().__init__()
+        # Morsel.__init__'s state (every attribute present, blank), in one C-level update.
+        dict.update(self, _BLANK)
         pair, *attributes = set_cookie.split("; ")
         name, _, value = pair.partition("=")
         # Morsel.set()'s checks, once per name: the core built a legal cookie already.
