@@ -3,6 +3,7 @@ embedded database owes: WAL, an expiry index, batched pruning, several processes
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import sqlite3
@@ -376,3 +377,15 @@ def test_a_stored_value_that_is_no_record_reads_as_none_and_warns_once(
     assert "sqlite store" in caplog.text
     assert "012345" in caplog.text
     assert sid not in caplog.text
+
+
+def test_a_store_dropped_without_close_closes_its_connections(tmp_path: Path) -> None:
+    """A config rebuilt under ``override_settings`` drops its store unclosed: the store's
+    connections are closed when it is collected (Python 3.13 warns about unclosed ones)."""
+    store = SQLiteStore(tmp_path / "dropped.sqlite3")
+    store.set("abc", {"cookie": {"originalMaxAge": None, "expires": None}})
+    (conn,) = store._idle
+    del store
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")

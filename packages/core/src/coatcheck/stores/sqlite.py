@@ -27,6 +27,7 @@ import secrets
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -140,6 +141,9 @@ class SQLiteStore(UserKeyHolder):
         self._checkpoint_gate = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._shared: sqlite3.Connection | None = None
+        # A store dropped without close() (a rebuilt config, a test) closes its connections
+        # when it is collected, as a connection pool does (Python 3.13 warns otherwise).
+        weakref.finalize(self, _close_connections, self.__dict__)
         self._writes = itertools.count(1)
         t = f'"{table}"'
         locks = f'"{table}_lock"'
@@ -404,12 +408,7 @@ class SQLiteStore(UserKeyHolder):
         """Close every connection; further calls raise ``StoreError``."""
         with self._pool_lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-            shared, self._shared = self._shared, None
-        for conn in idle:
-            conn.close()
-        if shared is not None:
-            shared.close()
+            _close_connections(self.__dict__)
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -557,6 +556,16 @@ def _open_hint(path: str) -> str:
     if not os.access(directory, os.W_OK | os.X_OK):
         return f": the directory {directory!r} is not writable by this process"
     return ""
+
+
+def _close_connections(state: dict[str, Any]) -> None:
+    """The pooled and shared connections of a store that is gone (its ``__dict__``)."""
+    idle, state["_idle"] = state.get("_idle", []), []
+    shared, state["_shared"] = state.get("_shared"), None
+    for conn in idle:
+        conn.close()
+    if shared is not None:
+        shared.close()
 
 
 def _token() -> str:
