@@ -243,7 +243,7 @@ class ConditionalWrites:
             self.cookie = SessionCookie.from_json(cookie_json, self._clock)
             self.cookie.reset_max_age()
         self._cookie_index = list(record).index("cookie")
-        base = {k: v for k, v in record.items() if k not in _merge.RECORD_KEYS}
+        base = _merge.stored_data(record)
         self._snapshot_text, self._snapshot_cookie = to_json(base), cookie_json
         self._version_key, self._version = key, version
         self.session._replace_data(data)

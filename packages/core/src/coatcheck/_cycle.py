@@ -31,7 +31,7 @@ from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
 from ._cookies import MAX_COOKIE_CANDIDATES, cookie_values
 from ._errors import InvalidRecordError, SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
-from ._merge import data_json, text_hash
+from ._merge import data_json, stored_data, text_hash
 from ._operations import (
     Decision,
     StoreDestroy,
@@ -368,9 +368,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             if not is_mapping(cookie_json):
                 raise ValueError("no 'cookie' object")
             cookie = SessionCookie.from_json(cookie_json, self._clock)
-            data = dict(record)  # a copy: a store may hand out an object it keeps
-            del data["cookie"]
-            data.pop(META_KEY, None)
+            data = stored_data(record)
             text = to_json(data)
             original_hash = text_hash(text)
         except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:

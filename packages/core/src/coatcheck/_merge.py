@@ -16,10 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._lifetime import META_KEY
-from .stores._codec import to_json
+from .stores._codec import is_mapping, to_json
 
 #: Record keys that are not session data: express's cookie and coatcheck's own object.
 RECORD_KEYS = frozenset({"cookie", META_KEY})
+
+
+def stored_data(record: Any) -> dict[str, Any]:
+    """The session data of a stored record: without express's ``cookie`` and coatcheck's own
+    key; ``{}`` for no record (or anything that is not a mapping). A copy (a store may hand
+    out an object it keeps), made in one C call: this runs on every load."""
+    if not is_mapping(record):
+        return {}
+    data = dict(record)
+    for key in RECORD_KEYS:
+        data.pop(key, None)
+    return data
 
 
 def data_json(data: Mapping[str, Any]) -> str:

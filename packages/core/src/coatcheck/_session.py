@@ -12,15 +12,13 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CoatcheckError
+from ._merge import RECORD_KEYS as _RESERVED  # express's cookie, coatcheck's own object
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from ._cycle import SessionCycle
     from ._session_cookie import SessionCookie
-
-#: Record keys that are not session data: express's cookie, and coatcheck's own object.
-_RESERVED = frozenset({"cookie", "_coatcheck"})
 
 
 class SessionNotFound(CoatcheckError, LookupError):

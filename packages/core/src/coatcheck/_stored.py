@@ -13,11 +13,10 @@ failure is a ``StoreError`` as everywhere else. An unsigned or forged value name
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ._config import SessionConfig
-from ._merge import RECORD_KEYS
+from ._merge import stored_data
 from ._operations import StoreDestroy, StoreGet
 from ._run import run_async, run_sync
 
@@ -32,14 +31,6 @@ __all__ = [
 ]
 
 Record = dict[str, Any]
-
-
-def stored_data(record: Any) -> dict[str, Any]:
-    """The session data of a stored record: without express's ``cookie`` and coatcheck's own
-    key; ``{}`` for no record (or anything that is not a mapping)."""
-    if not isinstance(record, Mapping):
-        return {}
-    return {key: value for key, value in record.items() if key not in RECORD_KEYS}
 
 
 def _keys(config: SessionConfig, cookie_value: str | None) -> tuple[str, ...]:
