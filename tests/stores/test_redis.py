@@ -337,6 +337,106 @@ def test_a_forked_child_uses_its_own_connections(store: RedisStore, clock: FakeC
     assert store.get("child") == record
 
 
+def test_one_command_per_async_get_set_touch_destroy(
+    redis_url: str, redis_prefix: str, client: redis.Redis, clock: FakeClock
+) -> None:
+    async def scenario() -> None:
+        store = AsyncRedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
+        record = make_record(clock(), 60, n=1)
+        await store.get("warm-up")
+        for operation, call, command in [
+            ("set", lambda: store.set("abc", record), "set"),
+            ("get", lambda: store.get("abc"), "get"),
+            ("touch", lambda: store.touch("abc", record), "pexpire"),
+            ("destroy", lambda: store.destroy("abc"), "del"),
+        ]:
+            before = _calls(client)
+            await call()
+            assert _ran(client, before) == {command: 1}, operation
+        await store.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"decode_responses": True}, {"protocol": 3}, {"single_connection_client": True}],
+    ids=["plain", "decode_responses", "resp3", "single_connection"],
+)
+def test_every_async_client_kind_gets_the_same_replies(
+    redis_url: str, redis_prefix: str, clock: FakeClock, options: dict[str, Any]
+) -> None:
+    # As for RedisStore: a plain client is served straight on its pool's connections, the
+    # others through execute_command.
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url, **options)
+        store = AsyncRedisStore(client, prefix=redis_prefix, clock=clock)
+        record = make_record(clock(), 60, n=1)
+        assert await store.set_if("abc", record, None) is True
+        got = await store.get_versioned("abc")
+        assert got is not None
+        assert got.record == record
+        assert await store.set_if("abc", {**record, "n": 2}, "0" * 40) is False
+        assert await store.set_if("abc", {**record, "n": 2}, got.version) is True
+        token = await store.lock("abc", 5)
+        assert token is not None
+        assert await store.lock("abc", 5) is None
+        await store.unlock("abc", token, touch=record)
+        assert await store.lock("abc", 5) is not None  # released
+        assert await store.get("abc") == {**record, "n": 2}
+        await store.destroy("abc")
+        assert await store.get("abc") is None
+        await client.aclose()  # closes every connection the store used: no ResourceWarning
+
+    asyncio.run(scenario())
+
+
+def test_an_async_store_shared_by_tasks_keeps_each_reply_with_its_command(
+    redis_url: str, redis_prefix: str, clock: FakeClock
+) -> None:
+    # 16 tasks x 50 set/get pairs on one store, interleaved at every await: each reads back
+    # exactly its own session, and the store opened no more connections than tasks ran at once.
+    async def scenario() -> None:
+        client = redis.asyncio.Redis.from_url(redis_url)
+        store = AsyncRedisStore(client, prefix=redis_prefix, clock=clock)
+
+        async def work(n: int) -> bool:
+            record = make_record(clock(), 60, n=n)
+            for _ in range(50):
+                await store.set(f"t{n}", record)
+                if await store.get(f"t{n}") != record:
+                    return False
+            return True
+
+        assert all(await asyncio.gather(*(work(n) for n in range(16))))
+        pool = client.connection_pool
+        assert len(pool._in_use_connections) + len(pool._available_connections) <= 16
+        await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_an_async_command_cancelled_mid_reply_leaves_nothing_for_the_next(
+    redis_url: str, redis_prefix: str, client: redis.Redis, clock: FakeClock
+) -> None:
+    # The server holds every reply (CLIENT PAUSE) while the read is cancelled; its reply must
+    # not be taken as the answer to the store's next command.
+    async def scenario() -> None:
+        store = AsyncRedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
+        first, second = make_record(clock(), 60, n=1), make_record(clock(), 60, n=2)
+        await store.set("first", first)
+        await store.set("second", second)
+        client.client_pause(300)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(store.get("first"), 0.05)
+        await asyncio.sleep(0.4)  # the paused reply has arrived by now, on a closed connection
+        assert await store.get("second") == second
+        assert await store.get("first") == first
+        await store.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_scan_covers_only_the_prefix_even_with_glob_characters(
     client: redis.Redis, redis_prefix: str, clock: FakeClock
 ) -> None:
