@@ -495,8 +495,13 @@ def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
     laid out that way (then the caller decodes the whole record)."""
     if not text.startswith(_COOKIE_FIRST):
         return None
+    head = _COOKIE_FIRST + to_json(cookie)
     try:
-        _, end = _SCANNER.raw_decode(text, len(_COOKIE_FIRST))
+        same = text.startswith(head) and text[len(head) : len(head) + 1] in (",", "}")
+        if same:  # the stored cookie is this one (a browser-session cookie): nothing to parse
+            end = len(head)
+        else:
+            _, end = _SCANNER.raw_decode(text, len(_COOKIE_FIRST))
         probe: dict[str, Any] = {"cookie": cookie}
         if text.startswith(_META_NEXT, end):
             probe[META_KEY], meta_end = _SCANNER.raw_decode(text, end + len(_META_NEXT))
@@ -508,4 +513,4 @@ def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
         return None
     if text[end : end + 1] not in (",", "}"):
         return None
-    return _COOKIE_FIRST + to_json(cookie) + text[end:], probe
+    return (text if same else head + text[end:]), probe
