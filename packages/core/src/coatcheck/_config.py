@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, Union
 
 from ._at_rest import IdAtRest, IdsAtRest
+from ._cookie_ids import CookieIds
 from ._cookie_options import (
     CookieOptions,
     warn_cookie_options,
@@ -237,6 +238,11 @@ class SessionConfig:
     @cached_property
     def signer(self) -> ExpressSigner:
         return ExpressSigner(self.secrets)
+
+    @cached_property
+    def cookie_ids(self) -> CookieIds:
+        """The verified id in a request's Cookie header (remembered per header)."""
+        return CookieIds(self.name, self.signer)
 
     @cached_property
     def ids_at_rest(self) -> IdsAtRest:

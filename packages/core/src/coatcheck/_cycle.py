@@ -28,7 +28,6 @@ from typing import Any, Generic, TypeVar
 from . import _decide
 from ._config import SessionConfig
 from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
-from ._cookies import MAX_COOKIE_CANDIDATES, cookie_values
 from ._errors import InvalidRecordError, SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
 from ._merge import data_json, stored_data, text_hash
@@ -147,21 +146,14 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self.in_scope = in_scope = path_matches(request.path, options.path)
         self.phase = Phase.STARTED if in_scope else Phase.OUT_OF_SCOPE
         self.secure = is_secure(request, config.proxy)
-        values = cookie_values(request.cookie_header, config.name) if in_scope else []
-        #: the request carried a cookie of our name (verified or not)
-        self.had_cookie = bool(values)
-        #: the first cookie value whose signature verifies (express takes the first, #881),
-        #: among the first MAX_COOKIE_CANDIDATES (a flood of forged pairs is not all checked)
-        self.cookie_id: str | None = None
-        if values:
-            unsign = config.signer.unsign_id
-            for value in values[:MAX_COOKIE_CANDIDATES]:
-                sid = unsign(value)
-                if sid:
-                    self.cookie_id = sid
-                    break
-            else:
-                logger.debug("cookie unsigned or signature invalid")
+        #: ``had_cookie``: the request carried a cookie of our name (verified or not);
+        #: ``cookie_id``: the first of them whose signature verifies (express takes the
+        #: first, #881), among the first MAX_COOKIE_CANDIDATES (a flood is not all checked)
+        self.had_cookie, self.cookie_id = (
+            config.cookie_ids.read(request.cookie_header) if in_scope else (False, None)
+        )
+        if self.had_cookie and self.cookie_id is None:
+            logger.debug("cookie unsigned or signature invalid")
         self.cookie = SessionCookie(self._clock)
         self._init_conditional_writes(config, locking=locking)
 
