@@ -91,7 +91,6 @@ class ConditionalWrites:
     _saved_hash: str | None
     _explicitly_saved_id: str | None
     _decided_hash: str | None
-    _decided_text: str | None
 
     if TYPE_CHECKING:
 
@@ -248,11 +247,11 @@ class ConditionalWrites:
         self._version_key, self._version = key, version
         self.session._replace_data(data)
         text = _merge.data_json(self.session)
-        merged_hash = _merge.text_hash(text)
+        # the data's JSON stands for its hash (see _cycle.data_hash)
         if self._saved_id == self.session_id:
-            self._saved_hash = merged_hash
+            self._saved_hash = text
         if self._decided_hash is not None:
-            self._decided_hash, self._decided_text = merged_hash, text
+            self._decided_hash = text
         self._writing_text = text
         return [StoreSetIf(key, self.record(), version, self._write_unlock)]
 

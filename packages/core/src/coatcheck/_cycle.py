@@ -30,7 +30,7 @@ from ._config import SessionConfig
 from ._conflicts import ConditionalWrites, CycleStateError, Phase, unpack
 from ._errors import InvalidRecordError, SessionGone, sid_prefix
 from ._lifetime import META_KEY, UNREPORTED, StoredExpiry, created_at, meta_with, touch_due
-from ._merge import data_json, stored_data, text_hash
+from ._merge import data_json, stored_data
 from ._operations import (
     Decision,
     StoreDestroy,
@@ -84,12 +84,15 @@ def _same_items(items: tuple[tuple[str, Any], ...], data: dict[str, Any]) -> boo
 
 
 def data_hash(data: Mapping[str, Any]) -> str:
-    """express's ``hash(sess)``: SHA-1 of the JSON of the data, cookie excluded, order kept."""
-    return text_hash(data_json(data))
+    """What express's ``hash(sess)`` stands for: the JSON of the data, cookie excluded, order
+    kept. express compares SHA-1 hashes of this text; comparing the texts themselves is the
+    same test, exact, and cheaper than hashing them (the text is kept anyway, as the merge
+    base and for the late save). The cycle's ``*_hash`` values are such texts."""
+    return data_json(data)
 
 
 #: ``data_hash({})``: a new session's data.
-_EMPTY_HASH = text_hash("{}")
+_EMPTY_HASH = "{}"
 
 
 class SessionCycle(ConditionalWrites, Generic[S]):
@@ -119,8 +122,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
     _saved_id: str | None = None
     _saved_hash: str | None = None
     _explicitly_saved_id: str | None = None
-    _decided_hash: str | None = None
-    _decided_text: str | None = None  # the data's JSON at the decision (late saves compare it)
+    _decided_hash: str | None = None  # the data's JSON at the decision (late saves compare it)
     #: the data at the decision when every value is an immutable scalar (see _scalar_items)
     _decided_items: tuple[tuple[str, Any], ...] | None = None
     destroyed = False
@@ -362,7 +364,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             cookie = SessionCookie.from_json(cookie_json, self._clock)
             data = stored_data(record)
             text = to_json(data)
-            original_hash = text_hash(text)
+            original_hash = text
         except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             logger.warning(
                 "stored session %s is invalid (%s); starting fresh", sid_prefix(sid), exc
@@ -471,7 +473,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         if self.destroyed or not isinstance(self.session_id, str):
             return []
         text = data_json(self.session)
-        self._saved_id, self._saved_hash = self.session_id, text_hash(text)
+        self._saved_id, self._saved_hash = self.session_id, text
         self._explicitly_saved_id = self.session_id
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("saving %s", self.id_prefix)
@@ -562,8 +564,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
                 return self._decided(Decision(None, destroys, True))
             return self._decided(Decision(None, self._releasing(()), vary_cookie=True))
         current_text = data_json(self.session)
-        current_hash = text_hash(current_text)
-        facts = self.facts(current_hash)
+        facts = self.facts(current_text)
         self.cookie.reset_max_age()  # express touches at header time / end (touch())
         saving = _decide.should_save(facts)
         touching = not saving and self.config.store_implements_touch and _decide.should_touch(facts)
@@ -587,14 +588,14 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         lock = self._lock
         final_unlock = lock[1] if lock is not None and lock[0] == key else None
         if saving:
-            self._saved_id, self._saved_hash = self.session_id, current_hash
+            self._saved_id, self._saved_hash = self.session_id, current_text
             operations.extend(self._sets(current_text, unlock=final_unlock))
         elif touching and key is not None:
             if final_unlock is not None:  # release and touch in one round trip
                 operations.append(StoreUnlock(key, final_unlock, self.record()))
             else:
                 operations.append(StoreTouch(key, self.record()))
-        self._decided_hash, self._decided_text = current_hash, current_text
+        self._decided_hash = current_text
         self._decided_items = _scalar_items(self.session)
         vary = self.session.accessed or set_cookie is not None
         released = self._releasing(tuple(operations))
@@ -643,14 +644,11 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         if decided_items is not None and _same_items(decided_items, self.session):
             return []  # the very same scalars as at the decision: nothing can have changed
         current_text = data_json(self.session)
-        if current_text == self._decided_text:
-            return []  # the same JSON (so the same hash) as at the decision
-        current_hash = text_hash(current_text)
-        already_saved = _decide.is_saved(self.facts(current_hash))  # e.g. a late explicit save()
-        if current_hash == self._decided_hash or already_saved:
+        if current_text == self._decided_hash:
+            return []  # the same data as at the decision
+        if _decide.is_saved(self.facts(current_text)):  # e.g. a late explicit save()
             return []
         logger.debug("session %s changed after the headers; saving again", self.id_prefix)
-        self._decided_hash = self._saved_hash = current_hash
-        self._decided_text = current_text
+        self._decided_hash = self._saved_hash = current_text
         self._saved_id = self.session_id
         return self._sets(current_text)

@@ -2,11 +2,13 @@
 
 Each takes the facts of one session (``SessionFacts``) and answers one question. Comments name
 the express-session code they reproduce; the deliberate differences are marked DIFFERENCE.
+express compares SHA-1 hashes of the data's JSON; the "hashes" here are those JSON texts
+themselves (``_cycle.data_hash``): the same comparisons, exact, and without hashing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)  # built on every request: a plain slotted record is cheapest
@@ -16,10 +18,11 @@ class SessionFacts:
     session_id: object  # express checks ``typeof req.sessionID === 'string'``
     cookie_id: str | None  # the id the request's cookie carried (verified), if any
     original_id: str | None  # the id when the session was created or loaded
-    original_hash: str | None  # the data hash then
+    # the data "hashes" are the data's JSON: kept out of the repr (no session data in logs)
+    original_hash: str | None = field(repr=False)  # the data hash then
     saved_id: str | None  # the id at the last save (explicit, or "loaded with resave=False")
-    saved_hash: str | None  # the data hash at that save
-    current_hash: str  # the data hash now
+    saved_hash: str | None = field(repr=False)  # the data hash at that save
+    current_hash: str = field(repr=False)  # the data hash now
     expires_set: bool  # ``cookie.expires != null``
     explicitly_saved: bool  # the app called ``save()`` on this id
     resave: bool

@@ -9,7 +9,6 @@ value; every other key keeps the value the store has now (DESIGN "Concurrency").
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,11 +37,6 @@ def data_json(data: Mapping[str, Any]) -> str:
     """The JSON text of session data (order kept), without a ``Session``'s access tracking."""
     plain = dict(dict.items(data)) if isinstance(data, dict) else dict(data)
     return to_json(plain)
-
-
-def text_hash(text: str) -> str:
-    """SHA-1 hex of a JSON text (express's ``hash(sess)`` of that data)."""
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
