@@ -67,9 +67,10 @@ def nests_too_deep(value: Any, text: str | bytes) -> bool:
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """``isinstance(value, Mapping)``, with a plain ``dict`` (what stores hand back) answered
-    without the ABC machinery (a sixth of the cost, on every request)."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """``isinstance(value, Mapping)``, with a plain ``dict`` (what stores hand back) and the
+    core's ``EncodedRecord`` answered without the ABC machinery (a sixth of the cost)."""
+    kind = type(value)
+    return kind is dict or kind is EncodedRecord or isinstance(value, Mapping)
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
