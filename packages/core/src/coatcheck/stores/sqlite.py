@@ -500,25 +500,9 @@ class SQLiteStore(UserKeyHolder):
             raise
         return conn
 
-    @contextmanager
-    def _connection(self, operation: str, sid: str | None = None) -> Iterator[sqlite3.Connection]:
+    def _connection(self, operation: str, sid: str | None = None) -> _Lease:
         """Lend a connection for one operation; ``sqlite3`` errors become ``StoreError``."""
-        try:
-            if self._in_memory:
-                with self._pool_lock:
-                    yield self._shared_connection()
-                return
-            conn = self._checkout()
-            healthy = True
-            try:
-                yield conn
-            except sqlite3.Error:
-                healthy = False
-                raise
-            finally:
-                self._checkin(conn, healthy)
-        except sqlite3.Error as exc:
-            raise StoreError(operation, sid, exc) from exc
+        return _Lease(self, operation, sid)
 
     def _shared_connection(self) -> sqlite3.Connection:
         """The one ``":memory:"`` connection (each connection would be a different database)."""
@@ -529,8 +513,9 @@ class SQLiteStore(UserKeyHolder):
         return self._shared
 
     def _checkout(self) -> sqlite3.Connection:
-        with self._checkpoint_gate:
-            pass
+        if self._checkpoint_gate.locked():  # a checkpoint is running: wait for it to finish
+            with self._checkpoint_gate:
+                pass
         with self._pool_lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the store is closed")
@@ -544,6 +529,46 @@ class SQLiteStore(UserKeyHolder):
                 self._idle.append(conn)
                 return
         conn.close()
+
+
+class _Lease:
+    """``with store._connection(operation, sid) as conn``: a pooled connection for one operation
+    (the one shared connection of a ``":memory:"`` database, under the pool's lock), given back
+    after it; a ``sqlite3`` error becomes ``StoreError`` naming the operation, and the
+    connection it came from is closed instead of pooled. (A class, not a ``@contextmanager``
+    generator: this runs on every store call, and the generator machinery cost more than the
+    pooling itself.)"""
+
+    __slots__ = ("conn", "operation", "sid", "store")
+
+    def __init__(self, store: SQLiteStore, operation: str, sid: str | None) -> None:
+        self.store, self.operation, self.sid = store, operation, sid
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self.store
+        try:
+            if store._in_memory:  # the pool's lock is held until __exit__: one user at a time
+                store._pool_lock.acquire()
+                try:
+                    conn = store._shared_connection()
+                except BaseException:
+                    store._pool_lock.release()
+                    raise
+            else:
+                conn = store._checkout()
+        except sqlite3.Error as exc:
+            raise StoreError(self.operation, self.sid, exc) from exc
+        self.conn = conn
+        return conn
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        store = self.store
+        if store._in_memory:
+            store._pool_lock.release()
+        else:
+            store._checkin(self.conn, healthy=not isinstance(exc, sqlite3.Error))
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(self.operation, self.sid, exc) from exc
 
 
 def _open_hint(path: str) -> str:
