@@ -1,5 +1,7 @@
 """What the core asks for: store operations named after the store's methods, and the
-end-of-request ``Decision``. Plain frozen data; the drivers carry them out.
+end-of-request ``Decision``. Plain slotted records, built on every request and never changed
+afterwards (not frozen: a frozen dataclass's __init__ costs three times as much); the drivers
+carry them out.
 
 ``StoreGet`` ... ``StoreDestroy`` are express's store calls. The others are the optional
 concurrency capabilities (DESIGN "Concurrency"), used in ``"merge"`` and ``"lock"`` modes: the
@@ -13,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreGet:
     """``store.get(sid)``; the result goes back to the cycle."""
 
     sid: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreSet:
     """``store.set(sid, record)``: write the whole session."""
 
@@ -28,7 +30,7 @@ class StoreSet:
     record: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreTouch:
     """``store.touch(sid, record)``: refresh the expiry; data unchanged."""
 
@@ -36,21 +38,21 @@ class StoreTouch:
     record: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreDestroy:
     """``store.destroy(sid)``."""
 
     sid: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreGetVersioned:
     """``store.get_versioned(sid)``: the record with its version (``Versioned | None``)."""
 
     sid: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreLock:
     """Take the session's lock and read it: ``store.get_locked(sid, ttl)``, or ``lock`` then
     ``get_versioned``. The result is ``(token | None, Versioned | None)``; no token: held."""
@@ -59,7 +61,7 @@ class StoreLock:
     ttl: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreSetIf:
     """``store.set_if(sid, record, version, unlock=...)``: write only if the stored version is
     still ``version`` (``None``: only if absent); the result (did it write) goes to the cycle."""
@@ -70,7 +72,7 @@ class StoreSetIf:
     unlock: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoreUnlock:
     """``store.unlock(sid, token, touch=...)``: release the lock, refreshing the expiry with
     ``touch`` (a record) in the same round trip when given."""
@@ -92,7 +94,7 @@ StoreOperation = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """The end of a request: the exact ``Set-Cookie`` value (or none), the store operations to
     finish *before* the response goes out, and whether to add ``Vary: Cookie``.
