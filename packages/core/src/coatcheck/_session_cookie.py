@@ -187,17 +187,15 @@ class SessionCookie:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], clock: Callable[[], datetime]) -> SessionCookie:
         """Inflate a stored cookie (express's ``createSession``); raises ValueError if malformed."""
-        cookie = cls(clock)
-        expires = data.get("expires")
-        cookie._expires = None if expires is None else parse_expires(expires)
-        if cookie._expires is not None:
-            _check_lifetime((cookie._expires - clock()).total_seconds(), "cookie.expires")
+        stored_expires = data.get("expires")
+        expires = None if stored_expires is None else parse_expires(stored_expires)
+        if expires is not None:
+            _check_lifetime((expires - clock()).total_seconds(), "cookie.expires")
         original = data.get("originalMaxAge")
         if isinstance(original, bool) or not isinstance(original, (int, float, type(None))):
             raise ValueError(f"cookie.originalMaxAge is not a number: {_shown(original)}")
         if original is not None:
             _check_lifetime(original / 1000, "cookie.originalMaxAge")
-        cookie._original_max_age = None if original is None else original / 1000
         settings = (
             data.get("path", "/"),
             data.get("domain"),
@@ -208,7 +206,11 @@ class SessionCookie:
             _checked_settings(*settings)
         except TypeError:  # an unhashable value: checked uncached (and refused)
             _check_settings(*settings)
-        cookie.__dict__.update(  # checked just above, as the setters would
+        cookie = cls.__new__(cls)
+        cookie.__dict__.update(  # checked just above, as the setters would; one update
+            _clock=clock,
+            _expires=expires,
+            _original_max_age=None if original is None else original / 1000,
             path=settings[0],
             http_only=bool(data.get("httpOnly", True)),
             secure=data.get("secure"),
