@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 
@@ -65,12 +65,14 @@ def js_time(now: datetime, what: str = "now") -> datetime:
     tz = now.tzinfo
     if tz is None:
         raise ValueError(f"{what} must be timezone-aware")
-    micro = now.microsecond
     if tz is not timezone.utc:
         now = now.astimezone(timezone.utc)
-    elif micro % 1000 == 0:
-        return now  # already UTC at millisecond precision (a time this function returned)
-    return now.replace(microsecond=micro - micro % 1000)
+    # a table lookup and one subtraction: ``replace(microsecond=...)`` costs ten times more
+    return now - _SUB_MILLISECOND[now.microsecond % 1000]
+
+
+#: ``timedelta(microseconds=n)`` for n < 1000 (``_SUB_MILLISECOND[0]`` is zero).
+_SUB_MILLISECOND = tuple(timedelta(microseconds=n) for n in range(1000))
 
 
 def is_secure(request: RequestReceived, proxy: bool | None) -> bool:
