@@ -45,7 +45,7 @@ from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._signing import sign_session_id
-from .stores._codec import EncodedRecord, is_mapping, to_json
+from .stores._codec import EncodedRecord, cookie_json, is_mapping, to_json
 
 logger = logging.getLogger("coatcheck")
 
@@ -215,7 +215,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             return record
         meta = record.get(META_KEY)
         try:
-            head = _COOKIE_HEAD + to_json(record["cookie"])
+            head = _COOKIE_HEAD + cookie_json(record["cookie"])
             if meta is not None:
                 head += _META_HEAD + to_json(meta)
         except InvalidRecordError:
@@ -375,7 +375,7 @@ class SessionCycle(ConditionalWrites, Generic[S]):
         self._cookie_index = 0 if next(iter(record)) == "cookie" else list(record).index("cookie")
         self.session._replace_data(data)
         meta = record.get(META_KEY)
-        self._meta = dict(meta) if is_mapping(meta) else None
+        self._meta = dict(meta) if meta is not None and is_mapping(meta) else None
         self._created = None if self.config.max_lifetime is None else created_at(meta)
         self._original_id = sid
         self._original_hash = original_hash

@@ -138,6 +138,30 @@ def to_json(value: Any) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
+#: JSON texts of browser-session cookies (no ``expires``): a site has a handful of distinct ones,
+#: each written on every request (the record's head, a touch's splice). Bounded, emptied if full.
+_COOKIE_TEXTS: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], str] = {}
+
+
+def cookie_json(cookie: Mapping[str, Any]) -> str:
+    """``to_json(cookie)`` for a record's cookie; a browser-session cookie's text is
+    remembered (a cookie with an ``expires`` changes with every request: encoded each time)."""
+    if cookie.get("expires") is not None:
+        return to_json(cookie)
+    try:
+        # the types too: True == 1 == 1.0, but their JSON differs
+        key = (tuple(cookie.items()), tuple(map(type, cookie.values())))
+        text = _COOKIE_TEXTS.get(key)
+    except TypeError:  # an unhashable value: encoded (or refused) as any other
+        return to_json(cookie)
+    if text is None:
+        text = to_json(cookie)
+        if len(_COOKIE_TEXTS) >= 256:
+            _COOKIE_TEXTS.clear()
+        _COOKIE_TEXTS[key] = text
+    return text
+
+
 class EncodedRecord(dict[str, Any]):
     """A record (a plain ``dict`` to any store) that also carries its JSON text, when the core
     already had it: the cycle encodes the data once to hash it, and ``encode_record`` then

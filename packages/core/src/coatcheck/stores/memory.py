@@ -30,6 +30,7 @@ from .._errors import ConfigError, InvalidRecordError
 from ._codec import (
     DEFAULT_TTL,
     META_KEY,
+    cookie_json,
     decode_record,
     decode_stored,
     encode_record,
@@ -495,7 +496,7 @@ def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
     laid out that way (then the caller decodes the whole record)."""
     if not text.startswith(_COOKIE_FIRST):
         return None
-    head = _COOKIE_FIRST + to_json(cookie)
+    head = _COOKIE_FIRST + cookie_json(cookie)
     try:
         same = text.startswith(head) and text[len(head) : len(head) + 1] in (",", "}")
         if same:  # the stored cookie is this one (a browser-session cookie): nothing to parse
