@@ -161,7 +161,7 @@ class MemoryStore(UserKeyHolder):
         with self._lock:
             now = self._now()
             self._prune(now, _PRUNE_PER_WRITE)
-            self._write(sid, text, self._expiry(record, now), now)
+            self._write(sid, text, self._expiry(record, now), now, record)
 
     def destroy(self, sid: str) -> None:
         """Forget ``sid``; an unknown id is not an error."""
@@ -209,7 +209,7 @@ class MemoryStore(UserKeyHolder):
     def _user_index_enabled(self, user_key: str) -> None:
         with self._lock:
             for sid, entry in self._entries.items():
-                self._index(sid, entry.text)
+                self._index(sid, decode_record(entry.text) or {})
 
     def sessions_of(self, user: str) -> dict[str, Record]:
         """Every live session whose ``record[user_key]`` is ``user``, by id."""
@@ -251,7 +251,7 @@ class MemoryStore(UserKeyHolder):
                 when = self._expiry({} if record is None else record, now)
             except InvalidRecordError:
                 when = self._expiry({}, now)
-            self._write(sid, text, when, now)
+            self._write(sid, text, when, now, {} if record is None else record)
 
     # -- concurrency capabilities ------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class MemoryStore(UserKeyHolder):
             entry = self._live(sid, now)
             wrote = (None if entry is None else str(entry.version)) == version
             if wrote:
-                self._write(sid, text, self._expiry(record, now), now)
+                self._write(sid, text, self._expiry(record, now), now, record)
             if unlock is not None:
                 self._release(sid, unlock, now)
         return wrote
@@ -358,11 +358,15 @@ class MemoryStore(UserKeyHolder):
         return store_expiry(record, now, self._browser_ttl)
 
     def _write(
-        self, sid: str, text: str, when: datetime | None, now: datetime, reindex: bool = True
+        self,
+        sid: str,
+        text: str,
+        when: datetime | None,
+        now: datetime,
+        record: Mapping[str, Any] | None = None,
     ) -> None:
-        """Store ``text`` under ``sid`` until ``when`` (``None``: no expiry).
-
-        ``reindex=False``: the data is unchanged (a touch), so its user is too."""
+        """Store ``text`` (the JSON of ``record``) under ``sid`` until ``when`` (``None``: no
+        expiry). ``record=None``: the data is unchanged (a touch), so its user is too."""
         if when is not None and when <= now:
             self._remove(sid)  # stored already expired: as good as gone
             return
@@ -371,8 +375,8 @@ class MemoryStore(UserKeyHolder):
         else:
             self._make_room(now)
         self._entries[sid] = _Entry(text, when, next(self._versions))
-        if reindex and self._user_key is not None:
-            self._index(sid, text)
+        if record is not None and self._user_key is not None:
+            self._index(sid, record)
         if when is not None:
             heapq.heappush(self._heap, (when, sid))
             self._compact_heap()
@@ -391,13 +395,13 @@ class MemoryStore(UserKeyHolder):
         spliced = _splice_cookie(entry.text, record["cookie"])
         if spliced is not None:
             text, probe = spliced
-            self._write(sid, text, self._expiry(probe, now), now, reindex=False)
+            self._write(sid, text, self._expiry(probe, now), now, None)
             return
         stored = decode_record(entry.text)
         if stored is None:
             return
         stored["cookie"] = record["cookie"]
-        self._write(sid, encode_record(stored), self._expiry(stored, now), now)
+        self._write(sid, encode_record(stored), self._expiry(stored, now), now, stored)
 
     def _prune(self, now: datetime, budget: int) -> None:
         """Pop at most ``budget`` expired heap entries, deleting the live ones among them."""
@@ -428,10 +432,9 @@ class MemoryStore(UserKeyHolder):
         if self._entries.pop(sid, None) is not None:
             self._unindex(sid)
 
-    def _index(self, sid: str, text: str) -> None:
+    def _index(self, sid: str, record: Mapping[str, Any]) -> None:
         """Point the user index at ``sid``'s new user (or none)."""
-        record = decode_record(text)
-        user = None if record is None else record_user(record, self._user_key)
+        user = record_user(record, self._user_key)
         if self._user_of.get(sid) == user:
             return
         self._unindex(sid)
