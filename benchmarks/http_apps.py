@@ -73,6 +73,16 @@ def ops_probe(query: str) -> bytes:
     return str(count).encode()
 
 
+def unbounded_memory_store() -> Any:
+    """coatcheck's MemoryStore without its 10,000-session cap, as the peers' in-memory stores
+    (starsessions') have none: the new-visitor runs store tens of thousands of sessions, and
+    with the cap they would evict the returning visitors' (the least recently used while they
+    ran), turning the next returning run into new sessions."""
+    from coatcheck.stores import MemoryStore
+
+    return MemoryStore(max_sessions=None)
+
+
 def count(session: Any) -> bytes:
     n = int(session.get("n", 0)) + 1
     session["n"] = n
@@ -168,9 +178,7 @@ def _asgi_contenders() -> dict[str, Callable[[], Any]]:
         return RedisStore(REDIS_URL)
 
     def memory() -> Any:
-        from coatcheck.stores import MemoryStore
-
-        return MemoryStore()
+        return unbounded_memory_store()
 
     def sqlite() -> Any:
         from coatcheck.stores import SQLiteStore
@@ -233,12 +241,12 @@ def _flask(contender: str) -> Any:
         app.config.update(SESSION_TYPE="redis", SESSION_REDIS=redis.Redis.from_url(REDIS_URL))
         FlaskSessionExt(app)
     elif contender.startswith("flask-coatcheck-"):
-        from coatcheck.stores import MemoryStore, RedisStore, SQLiteStore
+        from coatcheck.stores import RedisStore, SQLiteStore
         from coatcheck_flask import Session
 
         kind = contender.removeprefix("flask-coatcheck-")
         stores: dict[str, Callable[[], Any]] = {
-            "memory": MemoryStore,
+            "memory": unbounded_memory_store,
             "sqlite": lambda: SQLiteStore(WORKDIR / f"{contender}.sqlite3"),
             "redis": lambda: RedisStore.from_url(REDIS_URL),
         }
@@ -283,11 +291,11 @@ def _django(contender: str) -> Any:
             }
         }
     elif contender.startswith("django-coatcheck-"):
-        from coatcheck.stores import MemoryStore, RedisStore, SQLiteStore
+        from coatcheck.stores import RedisStore, SQLiteStore
 
         kind = contender.removeprefix("django-coatcheck-")
         stores: dict[str, Callable[[], Any]] = {
-            "memory": MemoryStore,
+            "memory": unbounded_memory_store,
             "sqlite": lambda: SQLiteStore(WORKDIR / f"{contender}-store.sqlite3"),
             "redis": lambda: RedisStore.from_url(REDIS_URL),
         }
