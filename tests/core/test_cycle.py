@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import coatcheck._signing
 from coatcheck import (
     CookieOptions,
     CycleStateError,
@@ -294,20 +293,6 @@ def test_first_of_two_verified_duplicates_wins() -> None:
     second = given_stored(config, sid="second-" + "b" * 25)
     result = run_cycle(config, cookie=[second, first])  # two Cookie headers
     assert result.session.id == "second-" + "b" * 25
-
-
-@pytest.fixture
-def hmac_count(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many HMAC-SHA256 signatures the signer computes (one per candidate and secret)."""
-    count = [0]
-    real = coatcheck._signing._signature
-
-    def counting(key: Any, value: bytes) -> bytes:
-        count[0] += 1
-        return real(key, value)
-
-    monkeypatch.setattr(coatcheck._signing, "_signature", counting)
-    return count
 
 
 FORGED_PAIR = "connect.sid=s:a.b"  # 17 characters: 858 of them fill a 16 KiB header

@@ -269,11 +269,15 @@ def test_one_command_per_get_set_touch_destroy(
         assert _ran(client, before) == {command: 1}, operation
 
 
-@pytest.mark.parametrize(
+#: Clients the store serves straight on a connection (plain) and through execute_command.
+CLIENT_KINDS = pytest.mark.parametrize(
     "options",
     [{}, {"decode_responses": True}, {"protocol": 3}, {"single_connection_client": True}],
     ids=["plain", "decode_responses", "resp3", "single_connection"],
 )
+
+
+@CLIENT_KINDS
 def test_every_client_kind_gets_the_same_replies(
     redis_url: str, redis_prefix: str, clock: FakeClock, options: dict[str, Any]
 ) -> None:
@@ -358,11 +362,7 @@ def test_one_command_per_async_get_set_touch_destroy(
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"decode_responses": True}, {"protocol": 3}, {"single_connection_client": True}],
-    ids=["plain", "decode_responses", "resp3", "single_connection"],
-)
+@CLIENT_KINDS
 def test_every_async_client_kind_gets_the_same_replies(
     redis_url: str, redis_prefix: str, clock: FakeClock, options: dict[str, Any]
 ) -> None:
