@@ -427,7 +427,7 @@ def test_an_async_command_cancelled_mid_reply_leaves_nothing_for_the_next(
         await store.set("first", first)
         await store.set("second", second)
         client.client_pause(300)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):  # not yet the builtin one on Python 3.10
             await asyncio.wait_for(store.get("first"), 0.05)
         await asyncio.sleep(0.4)  # the paused reply has arrived by now, on a closed connection
         assert await store.get("second") == second
