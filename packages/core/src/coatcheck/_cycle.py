@@ -45,16 +45,19 @@ from ._request import RequestReceived, is_secure, js_time, path_matches
 from ._session import Session, SessionNotFound
 from ._session_cookie import SessionCookie
 from ._signing import sign_session_id
-from .stores._codec import EncodedRecord, cookie_json, is_mapping, to_json
+from .stores._codec import (
+    META_ENTRY,
+    RECORD_HEAD,
+    EncodedRecord,
+    cookie_json,
+    is_mapping,
+    to_json,
+)
 
 logger = logging.getLogger("coatcheck")
 
 S = TypeVar("S", bound=Session)
 R = TypeVar("R", bound=dict[str, Any])
-
-#: How a record written by the core begins: its cookie, then coatcheck's own object if any.
-_COOKIE_HEAD = '{"cookie":'
-_META_HEAD = "," + to_json(META_KEY) + ":"
 
 
 #: Values that cannot change without the session itself being written (no nested mutation).
@@ -215,9 +218,9 @@ class SessionCycle(ConditionalWrites, Generic[S]):
             return record
         meta = record.get(META_KEY)
         try:
-            head = _COOKIE_HEAD + cookie_json(record["cookie"])
+            head = RECORD_HEAD + cookie_json(record["cookie"])
             if meta is not None:
-                head += _META_HEAD + to_json(meta)
+                head += META_ENTRY + to_json(meta)
         except InvalidRecordError:
             return record
         record.json = head + ("}" if text == "{}" else "," + text[1:])

@@ -138,6 +138,12 @@ def to_json(value: Any) -> str:
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
+#: How a record the core writes begins: its cookie, then coatcheck's own object if any (the
+#: cycle splices records from these; MemoryStore's touch finds the cookie's end by them).
+RECORD_HEAD = '{"cookie":'
+META_ENTRY = "," + to_json(META_KEY) + ":"
+
+
 #: JSON texts of browser-session cookies (no ``expires``): a site has a handful of distinct ones,
 #: each written on every request (the record's head, a touch's splice). Bounded, emptied if full.
 _COOKIE_TEXTS: dict[tuple[tuple[tuple[str, Any], ...], tuple[type, ...]], str] = {}

@@ -29,14 +29,15 @@ from typing import Any, ClassVar
 from .._errors import ConfigError, InvalidRecordError
 from ._codec import (
     DEFAULT_TTL,
+    META_ENTRY,
     META_KEY,
+    RECORD_HEAD,
     cookie_json,
     decode_record,
     decode_stored,
     encode_record,
     expires_at,
     store_expiry,
-    to_json,
     utcnow,
     validate_record,
 )
@@ -485,10 +486,6 @@ class MemoryStore(UserKeyHolder):
         return held[1] > now
 
 
-#: How every record the core writes begins (express puts the cookie first, and so do we), and
-#: how coatcheck's own object follows it when there is one.
-_COOKIE_FIRST = '{"cookie":'
-_META_NEXT = "," + to_json(META_KEY) + ":"
 #: Finds where a stored object's JSON ends (a touch replaces just the cookie's text).
 _SCANNER = json.JSONDecoder()
 
@@ -497,21 +494,21 @@ def _splice_cookie(text: str, cookie: Any) -> tuple[str, dict[str, Any]] | None:
     """``text`` with its leading cookie replaced by ``cookie``'s JSON, and the parts of the
     record its expiry depends on (cookie, coatcheck's object); ``None`` if the text is not
     laid out that way (then the caller decodes the whole record)."""
-    if not text.startswith(_COOKIE_FIRST):
+    if not text.startswith(RECORD_HEAD):
         return None
-    head = _COOKIE_FIRST + cookie_json(cookie)
+    head = RECORD_HEAD + cookie_json(cookie)
     try:
         same = text.startswith(head) and text[len(head) : len(head) + 1] in (",", "}")
         if same:  # the stored cookie is this one (a browser-session cookie): nothing to parse
             end = len(head)
         else:
-            _, end = _SCANNER.raw_decode(text, len(_COOKIE_FIRST))
+            _, end = _SCANNER.raw_decode(text, len(RECORD_HEAD))
         probe: dict[str, Any] = {"cookie": cookie}
-        if text.startswith(_META_NEXT, end):
-            probe[META_KEY], meta_end = _SCANNER.raw_decode(text, end + len(_META_NEXT))
-            if _META_NEXT in text[meta_end:]:
+        if text.startswith(META_ENTRY, end):
+            probe[META_KEY], meta_end = _SCANNER.raw_decode(text, end + len(META_ENTRY))
+            if META_ENTRY in text[meta_end:]:
                 return None
-        elif _META_NEXT in text[end:]:
+        elif META_ENTRY in text[end:]:
             return None  # coatcheck's object elsewhere (or its name in a value): decode all
     except ValueError:
         return None
