@@ -253,17 +253,23 @@ def _ran(client: redis.Redis, before: dict[str, int]) -> dict[str, int]:
     return {name: n for name, n in ran.items() if n and name != "info"}
 
 
+def _one_command_each(store: Any, record: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """get/set/touch/destroy of one session (sync or async store), each with the one Redis
+    command it must cost."""
+    return [
+        ("set", lambda: store.set("abc", record), "set"),
+        ("get", lambda: store.get("abc"), "get"),
+        ("touch", lambda: store.touch("abc", record), "pexpire"),
+        ("destroy", lambda: store.destroy("abc"), "del"),
+    ]
+
+
 def test_one_command_per_get_set_touch_destroy(
     store: RedisStore, client: redis.Redis, clock: FakeClock
 ) -> None:
     record = make_record(clock(), 60, user="bob")
     store.get("warm-up")  # the store's connection is open (its handshake is not counted)
-    for operation, call, command in [
-        ("set", lambda: store.set("abc", record), "set"),
-        ("get", lambda: store.get("abc"), "get"),
-        ("touch", lambda: store.touch("abc", record), "pexpire"),
-        ("destroy", lambda: store.destroy("abc"), "del"),
-    ]:
+    for operation, call, command in _one_command_each(store, record):
         before = _calls(client)
         call()
         assert _ran(client, before) == {command: 1}, operation
@@ -348,12 +354,7 @@ def test_one_command_per_async_get_set_touch_destroy(
         store = AsyncRedisStore.from_url(redis_url, prefix=redis_prefix, clock=clock)
         record = make_record(clock(), 60, n=1)
         await store.get("warm-up")
-        for operation, call, command in [
-            ("set", lambda: store.set("abc", record), "set"),
-            ("get", lambda: store.get("abc"), "get"),
-            ("touch", lambda: store.touch("abc", record), "pexpire"),
-            ("destroy", lambda: store.destroy("abc"), "del"),
-        ]:
+        for operation, call, command in _one_command_each(store, record):
             before = _calls(client)
             await call()
             assert _ran(client, before) == {command: 1}, operation
